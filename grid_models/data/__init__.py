@@ -1,0 +1,1 @@
+"""Reference data tables (CSV) with value, unit and source columns."""

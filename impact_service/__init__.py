@@ -1,0 +1,1 @@
+"""gridimpact service: the command line today, the FastAPI front end and the store next."""

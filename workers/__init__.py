@@ -1,0 +1,1 @@
+"""Celery workers (the study service issue builds them on grid_models and impact_service.store)."""
