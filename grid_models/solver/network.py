@@ -1,0 +1,259 @@
+"""The solver's working copy of a net, and the index arrays every analysis shares.
+
+Both solver paths (lightsim2grid and plain pandapower) run on the same prepared copy, so their
+results line up element by element:
+
+- buses are renumbered 0..n-1 in the order of the caller's ``net.bus`` (``bus_ids`` maps back);
+- out-of-service generators are dropped (lightsim2grid would keep their buses voltage-controlled);
+- generators are grouped by bus: a group is one voltage regulator with the summed reactive range
+  (MATPOWER and pandapower share a bus's reactive output in proportion to the ranges);
+- every regulating bus gets a companion static generator, idle until the reactive-limit loop pins
+  the bus at a limit (then the group's generators are switched off and the companion injects
+  their active power and the limit);
+- one facility load, idle until a stage places it at the point of interconnection.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandapower as pp
+import pandapower.toolbox as pp_toolbox
+import pandas as pd
+
+from grid_models.errors import GridValidationError, ValidationIssue
+
+__all__ = ["FACILITY_LOAD_NAME", "PreparedNetwork", "prepare_network"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+FACILITY_LOAD_NAME = "gridimpact facility"
+_FIXED_Q_TOL_MVAR = 1e-6
+
+
+@dataclass
+class PreparedNetwork:
+    """The working net and the arrays that describe it (all by position, 0-based).
+
+    Buses: ``bus_ids`` (caller's index), ``bus_vn_kv``, ``bus_names``, ``bus_area``, ``vm_case_pu``
+    and ``va_case_degree`` (NaN when the grid has no stored solution).
+    Generators (in service): ``gen_ids`` (caller's index), ``gen_bus`` (position), ``gen_p_mw``
+    (set-point), limits, ``gen_fuel``, ``gen_cost`` (c2, c1, c0 per row), ``gen_group``.
+    Groups (one per regulating bus): ``group_bus``, ``group_qmin_mvar``, ``group_qmax_mvar``,
+    ``group_vm_set_pu``, ``group_is_slack``, ``group_fixed_q`` (zero reactive range).
+    Branches (lines then transformers): ``branch_kind``, ``branch_element``, ``branch_from``,
+    ``branch_to`` (positions; transformers from the hv side), ``branch_in_service``,
+    ``rate_normal_mva``, ``rate_emergency_mva`` (NaN: unrated), ``branch_names``.
+    """
+
+    net: pp.pandapowerNet
+    bus_ids: IntArray
+    bus_vn_kv: FloatArray
+    bus_names: list[str]
+    bus_area: IntArray
+    vm_case_pu: FloatArray
+    va_case_degree: FloatArray
+    slack_bus: int
+    slack_gen: int
+    gen_ids: IntArray
+    gen_bus: IntArray
+    gen_p_mw: FloatArray
+    gen_pmin_mw: FloatArray
+    gen_pmax_mw: FloatArray
+    gen_qmin_mvar: FloatArray
+    gen_qmax_mvar: FloatArray
+    gen_fuel: list[str]
+    gen_cost: FloatArray
+    gen_group: IntArray
+    group_bus: IntArray
+    group_qmin_mvar: FloatArray
+    group_qmax_mvar: FloatArray
+    group_vm_set_pu: FloatArray
+    group_is_slack: BoolArray
+    group_fixed_q: BoolArray
+    group_sgen: IntArray
+    facility_load: int
+    branch_kind: list[str]
+    branch_element: IntArray
+    branch_from: IntArray
+    branch_to: IntArray
+    branch_in_service: BoolArray
+    rate_normal_mva: FloatArray
+    rate_emergency_mva: FloatArray
+    branch_names: list[str]
+
+    @property
+    def n_bus(self) -> int:
+        """Number of buses."""
+        return len(self.bus_ids)
+
+    @property
+    def n_branch(self) -> int:
+        """Number of branches (lines and transformers)."""
+        return len(self.branch_kind)
+
+    def bus_position(self, bus_id: int) -> int:
+        """Position of a bus given its id in the caller's net."""
+        hits = np.flatnonzero(self.bus_ids == bus_id)
+        if len(hits) == 0:
+            raise KeyError(bus_id)
+        return int(hits[0])
+
+    def branch_label(self, position: int) -> str:
+        """Stable label of a branch: ``line 12`` or ``trafo 3`` (caller's element index)."""
+        return f"{self.branch_kind[position]} {int(self.branch_element[position])}"
+
+
+def _column(table: pd.DataFrame, name: str, default: float) -> FloatArray:
+    if name in table.columns:
+        return table[name].to_numpy(dtype=np.float64, na_value=default)
+    return np.full(len(table), default)
+
+
+def _gen_costs(net: pp.pandapowerNet, gen_ids: IntArray) -> FloatArray:
+    costs = np.full((len(gen_ids), 3), np.nan)
+    poly = net.poly_cost[net.poly_cost.et == "gen"]
+    if len(poly):
+        lookup = poly.set_index("element")[["cp2_eur_per_mw2", "cp1_eur_per_mw", "cp0_eur"]]
+        lookup = lookup[~lookup.index.duplicated()]
+        known = np.isin(gen_ids, lookup.index.to_numpy())
+        costs[known] = lookup.loc[gen_ids[known]].to_numpy(dtype=np.float64)
+    return costs
+
+
+_UNRATED_I_KA = 99999.0  # the converter's marker for RATE_A = 0
+
+
+def _table_ratings(table: pd.DataFrame, derived_mva: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Normal and emergency ratings of one branch table (NaN: unrated).
+
+    Converted MATPOWER grids carry ``rate_normal_mva``/``rate_emergency_mva``; other nets fall back
+    to pandapower's own ratings (line ``max_i_ka`` at nominal voltage, transformer ``sn_mva``).
+    """
+    normal = _column(table, "rate_normal_mva", np.nan) if "rate_normal_mva" in table.columns else derived_mva
+    emergency = _column(table, "rate_emergency_mva", np.nan)
+    return normal, np.where(np.isfinite(emergency), emergency, normal)
+
+
+def _branch_arrays(net: pp.pandapowerNet, positions: pd.Series) -> dict[str, object]:
+    line, trafo = net.line, net.trafo
+    line_vn = net.bus.vn_kv.loc[line.from_bus].to_numpy(dtype=np.float64)
+    max_i_ka = line.max_i_ka.to_numpy(dtype=np.float64)
+    line_derived = np.where(max_i_ka >= _UNRATED_I_KA, np.nan, np.sqrt(3) * max_i_ka * line_vn)
+    line_normal, line_emergency = _table_ratings(line, line_derived)
+    trafo_normal, trafo_emergency = _table_ratings(trafo, trafo.sn_mva.to_numpy(dtype=np.float64))
+    names = [str(n) for n in line.name.fillna("").tolist() + trafo.name.fillna("").tolist()]
+    return {
+        "branch_kind": ["line"] * len(line) + ["trafo"] * len(trafo),
+        "branch_element": np.concatenate([line.index.to_numpy(), trafo.index.to_numpy()]).astype(np.int64),
+        "branch_from": positions.loc[np.concatenate([line.from_bus, trafo.hv_bus])].to_numpy().astype(np.int64),
+        "branch_to": positions.loc[np.concatenate([line.to_bus, trafo.lv_bus])].to_numpy().astype(np.int64),
+        "branch_in_service": np.concatenate([line.in_service, trafo.in_service]).astype(bool),
+        "rate_normal_mva": np.concatenate([line_normal, trafo_normal]),
+        "rate_emergency_mva": np.concatenate([line_emergency, trafo_emergency]),
+        "branch_names": names,
+    }
+
+
+def _groups(gen: pd.DataFrame, gen_bus: IntArray) -> dict[str, object]:
+    group_bus, gen_group = np.unique(gen_bus, return_inverse=True)
+    qmin = np.bincount(gen_group, weights=gen.min_q_mvar.to_numpy(dtype=np.float64, na_value=-1e9))
+    qmax = np.bincount(gen_group, weights=gen.max_q_mvar.to_numpy(dtype=np.float64, na_value=1e9))
+    first = pd.Series(np.arange(len(gen))).groupby(gen_group).first().to_numpy()
+    slack = np.bincount(gen_group, weights=gen.slack.to_numpy(dtype=np.float64)) > 0
+    return {
+        "group_bus": group_bus.astype(np.int64),
+        "gen_group": gen_group.astype(np.int64),
+        "group_qmin_mvar": qmin,
+        "group_qmax_mvar": qmax,
+        "group_vm_set_pu": gen.vm_pu.to_numpy(dtype=np.float64)[first],
+        "group_is_slack": slack,
+        "group_fixed_q": np.abs(qmax - qmin) <= _FIXED_Q_TOL_MVAR,
+    }
+
+
+def _ext_grids_to_gens(work: pp.pandapowerNet) -> None:
+    """Turn in-service ext_grids into slack generators (the engine models one slack machine)."""
+    ext = work.ext_grid[work.ext_grid.in_service.astype(bool)]
+    for _, row in ext.iterrows():
+        index = pp.create_gen(
+            work,
+            int(row.bus),
+            p_mw=0.0,
+            vm_pu=float(row.vm_pu),
+            slack=not bool(work.gen.slack.any()),
+            min_q_mvar=float(row.get("min_q_mvar", np.nan)) if np.isfinite(row.get("min_q_mvar", np.nan)) else -1e9,
+            max_q_mvar=float(row.get("max_q_mvar", np.nan)) if np.isfinite(row.get("max_q_mvar", np.nan)) else 1e9,
+            name=f"ext_grid {row.name}",
+        )
+        work.gen.loc[index, "fuel"] = "external"
+    pp_toolbox.drop_elements_simple(work, "ext_grid", work.ext_grid.index)
+
+
+def _check_slack(gen: pd.DataFrame) -> None:
+    slack = gen.index[gen.slack.astype(bool)].tolist()
+    if len(slack) != 1:
+        raise GridValidationError(
+            [
+                ValidationIssue(
+                    element="gen",
+                    field="slack",
+                    ids=[int(i) for i in slack],
+                    message=f"the grid needs exactly one in-service slack generator, found {len(slack)}: "
+                    "set slack=True on the reference machine's gen (ext_grid is converted to one).",
+                )
+            ]
+        )
+
+
+def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
+    """Build the solver's working copy of ``net`` (the caller's net is not modified).
+
+    Raises:
+        GridValidationError: when the net has no single in-service slack generator.
+    """
+    work = copy.deepcopy(net)
+    bus_ids = work.bus.index.to_numpy().astype(np.int64)
+    positions = pd.Series(np.arange(len(bus_ids)), index=bus_ids)
+    pp_toolbox.drop_elements_simple(work, "gen", work.gen.index[~work.gen.in_service.astype(bool)])
+    _ext_grids_to_gens(work)
+    gen = work.gen
+    _check_slack(gen)
+    gen_bus = positions.loc[gen.bus].to_numpy().astype(np.int64)
+    groups = _groups(gen, gen_bus)
+    branches = _branch_arrays(work, positions)
+    pp_toolbox.reindex_buses(work, dict(zip(bus_ids.tolist(), range(len(bus_ids)), strict=True)))
+    group_bus = groups["group_bus"]
+    assert isinstance(group_bus, np.ndarray)
+    sgen_index = pp.create_sgens(work, group_bus, p_mw=0.0, q_mvar=0.0, name="gridimpact q-limit")
+    facility = pp.create_load(work, 0, p_mw=0.0, q_mvar=0.0, name=FACILITY_LOAD_NAME)
+    slack_gen = int(np.flatnonzero(gen.slack.to_numpy(dtype=bool))[0])
+    return PreparedNetwork(
+        net=work,
+        bus_ids=bus_ids,
+        bus_vn_kv=work.bus.vn_kv.to_numpy(dtype=np.float64),
+        bus_names=[str(name) for name in net.bus.name.fillna("").tolist()],
+        bus_area=_column(net.bus, "area", 0).astype(np.int64),
+        vm_case_pu=_column(net.bus, "vm_case_pu", np.nan),
+        va_case_degree=_column(net.bus, "va_case_degree", np.nan),
+        slack_bus=int(gen_bus[slack_gen]),
+        slack_gen=slack_gen,
+        gen_ids=gen.index.to_numpy().astype(np.int64),
+        gen_bus=gen_bus,
+        gen_p_mw=gen.p_mw.to_numpy(dtype=np.float64),
+        gen_pmin_mw=_column(gen, "min_p_mw", 0.0),
+        gen_pmax_mw=_column(gen, "max_p_mw", np.inf),
+        gen_qmin_mvar=_column(gen, "min_q_mvar", -1e9),
+        gen_qmax_mvar=_column(gen, "max_q_mvar", 1e9),
+        gen_fuel=[str(f) for f in gen["fuel"].fillna("unknown")] if "fuel" in gen.columns else ["unknown"] * len(gen),
+        gen_cost=_gen_costs(work, gen.index.to_numpy().astype(np.int64)),
+        group_sgen=np.asarray(sgen_index, dtype=np.int64),
+        facility_load=int(facility),
+        **groups,  # type: ignore[arg-type]
+        **branches,  # type: ignore[arg-type]
+    )

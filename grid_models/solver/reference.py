@@ -1,0 +1,104 @@
+"""The reference solver path: plain pandapower Newton-Raphson (``lightsim2grid=False``).
+
+It solves the same operating points on the same prepared net as :class:`LightSimBackend`, through
+pandapower's own model building (``_pd2ppc``, ``makeYbus``) and its own Python/numba Newton-Raphson,
+so agreement between the two is an independent check of the fast path. It is 10-100x slower and
+is used by tests and benchmarks, not by studies.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pandapower as pp
+
+from grid_models.solver.network import PreparedNetwork
+from grid_models.solver.types import (
+    Q_AT_MAX,
+    Q_FREE,
+    ComplexArray,
+    IntArray,
+    OperatingPoint,
+    RawSolution,
+    SolverSettings,
+)
+
+__all__ = ["PandapowerBackend"]
+
+
+class PandapowerBackend:
+    """Solves operating points with ``pandapower.runpp(..., lightsim2grid=False)``."""
+
+    name = "pandapower"
+
+    def __init__(self, prepared: PreparedNetwork, settings: SolverSettings | None = None) -> None:
+        self.prepared = prepared
+        self.settings = settings or SolverSettings()
+        self.net = copy.deepcopy(prepared.net)
+        self._n_lines = len(self.net.line)
+
+    def _apply(self, point: OperatingPoint, q_state: IntArray) -> None:
+        prep, net = self.prepared, self.net
+        gen_in = (q_state == Q_FREE)[prep.gen_group]
+        net.gen["p_mw"] = point.gen_p_mw
+        net.gen["in_service"] = gen_in
+        group_p = np.bincount(prep.gen_group, weights=point.gen_p_mw, minlength=len(prep.group_bus))
+        limits = np.where(q_state == Q_AT_MAX, prep.group_qmax_mvar, prep.group_qmin_mvar)
+        pinned = q_state != Q_FREE
+        net.sgen.loc[prep.group_sgen, "p_mw"] = np.where(pinned, group_p, 0.0)
+        net.sgen.loc[prep.group_sgen, "q_mvar"] = np.where(pinned, limits, 0.0)
+        branch_in = prep.branch_in_service.copy()
+        branch_in[list(point.branch_out)] = False
+        net.line["in_service"] = branch_in[: self._n_lines]
+        net.trafo["in_service"] = branch_in[self._n_lines :]
+        has_facility = point.facility_bus >= 0
+        load = prep.facility_load
+        net.load.loc[load, "bus"] = max(point.facility_bus, 0)
+        net.load.loc[load, "p_mw"] = point.facility_p_mw if has_facility else 0.0
+        net.load.loc[load, "q_mvar"] = point.facility_q_mvar if has_facility else 0.0
+
+    def solve(self, point: OperatingPoint, q_state: IntArray, v_init: ComplexArray | None) -> RawSolution:
+        """Solve one operating point (see :class:`PowerFlowBackend`)."""
+        self._apply(point, q_state)
+        init: dict[str, object] = {"init": "dc"}
+        if v_init is not None:
+            init = {"init_vm_pu": np.abs(v_init), "init_va_degree": np.angle(v_init, deg=True)}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pp.runpp(
+                    self.net,
+                    algorithm="nr",
+                    lightsim2grid=False,
+                    enforce_q_lims=False,
+                    trafo_model="pi",
+                    calculate_voltage_angles=True,
+                    tolerance_mva=self.settings.tolerance_pu * self.net.sn_mva,
+                    max_iteration=self.settings.max_iterations,
+                    numba=True,
+                    **init,
+                )
+        except pp.LoadflowNotConverged:
+            prep = self.prepared
+            return RawSolution.diverged(n_bus=prep.n_bus, n_gen=len(prep.gen_ids), n_branch=prep.n_branch, iterations=0)
+        return self._collect()
+
+    def _collect(self) -> RawSolution:
+        net = self.net
+        vm = net.res_bus.vm_pu.to_numpy(dtype=np.float64)
+        va = np.deg2rad(net.res_bus.va_degree.to_numpy(dtype=np.float64))
+        v = vm * np.exp(1j * (va - va[self.prepared.slack_bus]))
+        res_line, res_trafo = net.res_line, net.res_trafo
+        return RawSolution(
+            converged=True,
+            v=np.nan_to_num(v, nan=0.0),
+            gen_q_mvar=net.res_gen.q_mvar.fillna(0.0).to_numpy(dtype=np.float64),
+            slack_p_mw=float(net.res_gen.p_mw.iloc[self.prepared.slack_gen]),
+            p_from_mw=np.concatenate([res_line.p_from_mw, res_trafo.p_hv_mw]),
+            q_from_mvar=np.concatenate([res_line.q_from_mvar, res_trafo.q_hv_mvar]),
+            p_to_mw=np.concatenate([res_line.p_to_mw, res_trafo.p_lv_mw]),
+            q_to_mvar=np.concatenate([res_line.q_to_mvar, res_trafo.q_lv_mvar]),
+            iterations=int(net._ppc["iterations"]) if net._ppc is not None and "iterations" in net._ppc else 0,
+        )
