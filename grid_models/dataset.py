@@ -1,0 +1,88 @@
+"""Array results as an xarray Dataset (per stage x bus, branch, generator), written to NetCDF."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from grid_models.solver.network import PreparedNetwork
+from grid_models.solver.qlimits import generator_q_mvar
+from grid_models.studies.evaluation import actual_generation_mw, branch_loading_percent
+from grid_models.studies.power_flow import StageSolve
+
+__all__ = ["build_dataset"]
+
+
+def _coords(prepared: PreparedNetwork, solves: list[StageSolve]) -> dict[str, tuple[str, object]]:
+    return {
+        "stage": ("stage", np.array([s.index for s in solves])),
+        "stage_label": ("stage", np.array([s.load.label if s.load else "base" for s in solves], dtype=str)),
+        "facility_p_mw": ("stage", np.array([s.load.p_mw if s.load else 0.0 for s in solves])),
+        "facility_q_mvar": ("stage", np.array([s.load.q_mvar if s.load else 0.0 for s in solves])),
+        "bus": ("bus", prepared.bus_ids),
+        "bus_name": ("bus", np.array(prepared.bus_names, dtype=str)),
+        "bus_vn_kv": ("bus", prepared.bus_vn_kv),
+        "bus_area": ("bus", prepared.bus_area),
+        "branch": ("branch", np.array([prepared.branch_label(i) for i in range(prepared.n_branch)], dtype=str)),
+        "branch_from_bus": ("branch", prepared.bus_ids[prepared.branch_from]),
+        "branch_to_bus": ("branch", prepared.bus_ids[prepared.branch_to]),
+        "rate_normal_mva": ("branch", prepared.rate_normal_mva),
+        "rate_emergency_mva": ("branch", prepared.rate_emergency_mva),
+        "gen": ("gen", prepared.gen_ids),
+        "gen_bus": ("gen", prepared.bus_ids[prepared.gen_bus]),
+        "gen_fuel": ("gen", np.array(prepared.gen_fuel, dtype=str)),
+        "gen_pmax_mw": ("gen", prepared.gen_pmax_mw),
+    }
+
+
+def _variables(
+    prepared: PreparedNetwork, solves: list[StageSolve]
+) -> dict[str, tuple[tuple[str, str], np.ndarray, dict[str, str]]]:
+    def stack(values: list[np.ndarray]) -> np.ndarray:
+        return np.vstack(values).astype(np.float64)
+
+    sols = [s.solution for s in solves]
+    return {
+        "vm_pu": (("stage", "bus"), stack([s.vm_pu for s in sols]), {"long_name": "bus voltage magnitude", "units": "pu"}),
+        "va_degree": (
+            ("stage", "bus"),
+            stack([s.va_degree for s in sols]),
+            {"long_name": "bus voltage angle vs slack bus", "units": "degree"},
+        ),
+        "p_from_mw": (
+            ("stage", "branch"),
+            stack([s.p_from_mw for s in sols]),
+            {"long_name": "active power into branch at from/hv end", "units": "MW"},
+        ),
+        "q_from_mvar": (("stage", "branch"), stack([s.q_from_mvar for s in sols]), {"units": "MVAr"}),
+        "p_to_mw": (
+            ("stage", "branch"),
+            stack([s.p_to_mw for s in sols]),
+            {"long_name": "active power into branch at to/lv end", "units": "MW"},
+        ),
+        "q_to_mvar": (("stage", "branch"), stack([s.q_to_mvar for s in sols]), {"units": "MVAr"}),
+        "loading_percent": (
+            ("stage", "branch"),
+            stack([branch_loading_percent(prepared, s) for s in sols]),
+            {"long_name": "max end apparent power / normal rating", "units": "%"},
+        ),
+        "gen_p_mw": (("stage", "gen"), stack([actual_generation_mw(prepared, s) for s in solves]), {"units": "MW"}),
+        "gen_q_mvar": (
+            ("stage", "gen"),
+            stack([generator_q_mvar(prepared, s.solution, s.q_state) for s in solves]),
+            {"units": "MVAr"},
+        ),
+    }
+
+
+def build_dataset(prepared: PreparedNetwork, solves: list[StageSolve], *, attrs: dict[str, str]) -> xr.Dataset:
+    """Dataset of every solved stage (stage 0 = base case); non-converged stages hold NaN."""
+    data_vars: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = dict(_variables(prepared, solves))
+    data_vars["converged"] = (
+        ("stage",),
+        np.array([s.converged for s in solves], dtype=np.int8),
+        {"long_name": "1 if the power flow converged"},
+    )
+    dataset = xr.Dataset(data_vars=data_vars, coords=_coords(prepared, solves))
+    dataset.attrs.update({"Conventions": "CF-1.8", **attrs})
+    return dataset

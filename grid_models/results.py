@@ -1,0 +1,245 @@
+"""The study result: typed, JSON-serialisable, unit-suffixed; array data as an xarray Dataset."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from grid_models.facility import GpuModel
+from grid_models.spec import StudySpec
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = [
+    "RESULT_SCHEMA_VERSION",
+    "BranchChange",
+    "BranchViolation",
+    "BusViolation",
+    "Finding",
+    "FuelDispatch",
+    "GridInfo",
+    "PoiInfo",
+    "Provenance",
+    "Severity",
+    "StageResult",
+    "StudyResult",
+    "ViolationStatus",
+]
+
+RESULT_SCHEMA_VERSION = 1
+
+
+class Severity(StrEnum):
+    """How much a finding matters, most severe first."""
+
+    CRITICAL = "critical"  # the grid cannot serve the stage (no power-flow solution)
+    VIOLATION = "violation"  # a planning criterion is violated because of the facility
+    WARNING = "warning"  # pre-existing problems, numerical caveats, dispatch shortfalls
+    INFO = "info"  # context: what the stage did
+
+
+class ViolationStatus(StrEnum):
+    """A violation compared with the no-facility base case."""
+
+    NEW = "new"  # not violated without the facility, and the facility moved it by at least the attribution threshold
+    WORSENED = "worsened"  # violated without the facility, and the facility made it worse by at least the threshold
+    MARGINAL = "marginal"  # newly beyond the limit, but the facility moved it by less than the threshold
+    PRE_EXISTING = "pre-existing"
+
+
+class Finding(BaseModel):
+    """A plain-language statement about the study."""
+
+    severity: Severity
+    category: str = Field(description="voltage, thermal, convergence, dispatch, reactive, summary")
+    stage_index: int | None = Field(None, description="0 = base case, 1.. = growth stages, None = whole study")
+    stage: str | None = None
+    what: str
+    where: str = ""
+    element_type: str | None = None
+    element_id: int | None = None
+    limit: float | None = None
+    value: float | None = None
+    unit: str | None = None
+    rule: str | None = None
+
+
+class BusViolation(BaseModel):
+    """A bus outside its voltage band."""
+
+    bus_id: int
+    bus_name: str
+    vn_kv: float
+    vm_pu: float
+    limit_pu: float
+    base_vm_pu: float | None
+    status: ViolationStatus
+
+
+class BranchViolation(BaseModel):
+    """A line or transformer above its rating."""
+
+    branch: str = Field(description="'line <index>' or 'trafo <index>' in the grid's tables")
+    element_type: str
+    element_id: int
+    name: str
+    from_bus: int
+    to_bus: int
+    vn_kv: float
+    loading_percent: float
+    limit_percent: float
+    rating_mva: float
+    flow_mva: float
+    base_loading_percent: float | None
+    status: ViolationStatus
+
+
+class BranchChange(BaseModel):
+    """A branch whose loading the facility raises the most."""
+
+    branch: str
+    element_type: str
+    element_id: int
+    name: str
+    from_bus: int
+    to_bus: int
+    loading_percent: float
+    base_loading_percent: float
+    delta_loading_percent: float
+    flow_mva: float
+    rating_mva: float
+
+
+class FuelDispatch(BaseModel):
+    """Generation added (or removed) by fuel relative to the base case."""
+
+    fuel: str
+    delta_p_mw: float
+    units_moved: int
+
+
+class StageResult(BaseModel):
+    """Per-stage summary (index 0 is the base case without the facility)."""
+
+    index: int
+    label: str
+    facility_p_mw: float
+    facility_q_mvar: float
+    gpus: int | None = None
+    gpu_model: GpuModel | None = None
+    converged: bool
+    initial_voltage: str
+    newton_solves: int
+    dispatch_iterations: int
+    q_limits_settled: bool
+    generators_at_q_limit: int
+    losses_mw: float | None
+    delta_losses_mw: float | None
+    delta_generation_mw: float | None
+    unserved_mw: float
+    dispatch_by_fuel: list[FuelDispatch] = Field(default_factory=list)
+    poi_vm_pu: float | None
+    poi_delta_va_degree: float | None = Field(None, description="POI angle change vs base, degrees")
+    min_vm_pu: float | None
+    min_vm_bus: int | None
+    max_vm_pu: float | None
+    max_vm_bus: int | None
+    max_loading_percent: float | None
+    max_loading_branch: str | None
+    voltage_violations: list[BusViolation] = Field(default_factory=list)
+    thermal_violations: list[BranchViolation] = Field(default_factory=list)
+    largest_loading_increases: list[BranchChange] = Field(default_factory=list)
+
+    @property
+    def new_violations(self) -> int:
+        """Violations that are new or worse than in the base case."""
+        checks: list[BusViolation | BranchViolation] = [*self.voltage_violations, *self.thermal_violations]
+        return sum(1 for v in checks if v.status in (ViolationStatus.NEW, ViolationStatus.WORSENED))
+
+    @property
+    def marginal_violations(self) -> int:
+        """Violations the facility pushed just past a limit (below the attribution threshold)."""
+        checks: list[BusViolation | BranchViolation] = [*self.voltage_violations, *self.thermal_violations]
+        return sum(1 for v in checks if v.status is ViolationStatus.MARGINAL)
+
+
+class PoiInfo(BaseModel):
+    """The point of interconnection."""
+
+    bus_id: int
+    bus_name: str
+    vn_kv: float
+    area: int
+
+
+class GridInfo(BaseModel):
+    """The grid model studied."""
+
+    grid_id: str
+    title: str
+    source: str
+    checksum: str
+    buses: int
+    lines: int
+    transformers: int
+    generators: int
+    total_load_mw: float
+    notes: list[str] = Field(default_factory=list)
+
+
+class Provenance(BaseModel):
+    """What produced this result, so it can be reproduced."""
+
+    input_hash: str
+    grid_checksum: str
+    gridimpact_version: str
+    libraries: dict[str, str]
+    python: str
+    platform: str
+    solver: dict[str, Any]
+    started_at: str
+    finished_at: str
+    duration_s: float
+
+
+class StudyResult(BaseModel):
+    """Everything a study produced; ``dataset`` holds the per-bus and per-branch arrays."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    schema_version: int = RESULT_SCHEMA_VERSION
+    study_name: str
+    spec: StudySpec
+    grid: GridInfo
+    poi: PoiInfo
+    base_case: StageResult
+    stages: list[StageResult]
+    findings: list[Finding]
+    assumptions: list[str]
+    provenance: Provenance
+    _dataset: Any = PrivateAttr(default=None)
+
+    @property
+    def dataset(self) -> xr.Dataset:
+        """Per-stage arrays (voltages, flows, loadings, dispatch) as an xarray Dataset."""
+        if self._dataset is None:
+            raise ValueError("this result has no dataset (it was read back from JSON)")
+        return cast("xr.Dataset", self._dataset)
+
+    def attach_dataset(self, dataset: xr.Dataset) -> None:
+        """Attach the array data (done by the engine)."""
+        self._dataset = dataset
+
+    def write(self, out_dir: Path) -> dict[str, Path]:
+        """Write ``result.json`` and, when the dataset is attached, ``result.nc`` into ``out_dir``."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = {"json": out_dir / "result.json"}
+        paths["json"].write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        if self._dataset is not None:
+            paths["netcdf"] = out_dir / "result.nc"
+            self._dataset.to_netcdf(paths["netcdf"])
+        return paths

@@ -1,0 +1,175 @@
+"""The study request: one pydantic model with a JSON schema.
+
+A study = grid model + site (point of interconnection) + growth stages + facility parameters +
+dispatch rule + analyses + criteria + solver options. Later analyses plug into
+:class:`AnalysesSpec` as optional sections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from grid_models.facility import FacilityParameters, StageSpec
+from grid_models.studies.dispatch import DispatchOptions
+
+__all__ = [
+    "AnalysesSpec",
+    "Criteria",
+    "GridRef",
+    "InitialVoltage",
+    "PowerFlowOptions",
+    "SiteSpec",
+    "SolverOptions",
+    "StudySpec",
+]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class GridRef(BaseModel):
+    """Which grid: a catalog id or an uploaded grid's id."""
+
+    model_config = _STRICT
+
+    catalog: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,40}$", examples=["activsg2000"])
+    upload_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.catalog is None) == (self.upload_id is None):
+            raise ValueError("give the grid as {'catalog': 'activsg2000'} or {'upload_id': '...'}, exactly one")
+        return self
+
+    @property
+    def key(self) -> str:
+        """``catalog:<id>`` or ``upload:<id>``."""
+        return f"catalog:{self.catalog}" if self.catalog else f"upload:{self.upload_id}"
+
+
+class SiteSpec(BaseModel):
+    """The point of interconnection: a bus id, or an exact bus name."""
+
+    model_config = _STRICT
+
+    bus: int | None = Field(default=None, ge=0, le=10**9, description="bus id (MATPOWER bus number for catalog grids)")
+    bus_name: str | None = Field(default=None, min_length=1, max_length=80, examples=["ABILENE 2 0"])
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.bus is None) == (self.bus_name is None):
+            raise ValueError("give the site as {'bus': 1234} or {'bus_name': 'ABILENE 2 0'}, exactly one")
+        return self
+
+
+class Criteria(BaseModel):
+    """Planning criteria (REFERENCE.md section 2; every utility may override)."""
+
+    model_config = _STRICT
+
+    normal_loading_max_percent: float = Field(
+        100.0, gt=0, le=300, description="N-0 thermal limit, % of normal rating (RATE_A); NERC TPL-001, FAC-008"
+    )
+    emergency_loading_max_percent: float = Field(
+        100.0, gt=0, le=300, description="post-contingency limit, % of emergency rating (RATE_B/C, else RATE_A)"
+    )
+    vm_min_pu: float = Field(0.95, gt=0.5, lt=1.5, description="N-0 minimum voltage; ATC facility rating criteria")
+    vm_max_pu: float = Field(1.05, gt=0.5, lt=1.5, description="N-0 maximum voltage; ATC facility rating criteria")
+    post_contingency_vm_min_pu: float = Field(0.90, gt=0.5, lt=1.5, description="post-contingency minimum voltage; ATC criteria")
+    post_contingency_vm_max_pu: float = Field(1.10, gt=0.5, lt=1.5, description="post-contingency maximum voltage; ATC criteria")
+    monitored_min_kv: float = Field(0.0, ge=0, le=2000, description="only buses at or above this nominal voltage are checked")
+    worsened_vm_pu: float = Field(
+        0.005,
+        ge=0,
+        le=0.5,
+        description="a voltage violation is attributed to the facility (new or worsened) when the facility moves the voltage "
+        "at least this much further out of band (gridimpact default, not from a standard; 0 flags any change)",
+    )
+    worsened_loading_percent: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="an overload is attributed to the facility (new or worsened) when the loading rises by at least this many "
+        "percentage points "
+        "(gridimpact default, not from a standard; 0 flags any change)",
+    )
+
+    @model_validator(mode="after")
+    def _bands(self) -> Self:
+        if self.vm_min_pu >= self.vm_max_pu:
+            raise ValueError("criteria.vm_min_pu must be below criteria.vm_max_pu")
+        if self.post_contingency_vm_min_pu >= self.post_contingency_vm_max_pu:
+            raise ValueError("criteria.post_contingency_vm_min_pu must be below post_contingency_vm_max_pu")
+        return self
+
+
+class InitialVoltage(StrEnum):
+    """Starting voltages of the no-facility base case."""
+
+    AUTO = "auto"  # the grid's stored solution when it has one, then DC, then flat
+    CASE = "case"
+    DC = "dc"
+    FLAT = "flat"
+
+
+class SolverOptions(BaseModel):
+    """Numerical options; the defaults are what planning tools use."""
+
+    model_config = _STRICT
+
+    enforce_q_limits: bool = Field(True, description="generators stop regulating voltage at their reactive limits")
+    tolerance_pu: float = Field(1e-8, gt=0, le=1e-3, description="Newton-Raphson mismatch tolerance, per unit")
+    max_iterations: int = Field(30, ge=1, le=200)
+    initial_voltage: InitialVoltage = InitialVoltage.AUTO
+
+
+class PowerFlowOptions(BaseModel):
+    """Staged N-0 AC power flow (always run)."""
+
+    model_config = _STRICT
+
+    top_branches: int = Field(10, ge=0, le=200, description="branches listed per stage by loading increase")
+
+
+class AnalysesSpec(BaseModel):
+    """Which analyses run, with their options."""
+
+    model_config = _STRICT
+
+    power_flow: PowerFlowOptions = Field(default_factory=PowerFlowOptions)
+
+
+class StudySpec(BaseModel):
+    """A complete study request."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Stargate-like campus, Abilene",
+                    "grid": {"catalog": "activsg2000"},
+                    "site": {"bus_name": "ABILENE 2 0"},
+                    "stages": [{"label": "Phase 1", "mw": 200}, {"label": "Phase 2", "mw": 600}],
+                }
+            ]
+        },
+    )
+
+    name: str = Field("", max_length=120)
+    description: str = Field("", max_length=2000)
+    grid: GridRef
+    site: SiteSpec
+    stages: list[StageSpec] = Field(min_length=1, max_length=24)
+    facility: FacilityParameters = Field(default_factory=FacilityParameters)
+    dispatch: DispatchOptions = Field(default_factory=DispatchOptions)
+    analyses: AnalysesSpec = Field(default_factory=AnalysesSpec)
+    criteria: Criteria = Field(default_factory=Criteria)
+    solver: SolverOptions = Field(default_factory=SolverOptions)
+
+    def input_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the fully-defaulted spec (identical studies, same hash)."""
+        return hashlib.sha256(self.model_dump_json(exclude={"name", "description"}).encode()).hexdigest()

@@ -1,0 +1,241 @@
+"""Check solved stages against the planning criteria and compare them with the base case."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grid_models.results import BranchChange, BranchViolation, BusViolation, FuelDispatch, StageResult, ViolationStatus
+from grid_models.solver.network import BoolArray, PreparedNetwork
+from grid_models.solver.types import FloatArray, RawSolution
+from grid_models.spec import Criteria
+from grid_models.studies.power_flow import StageSolve
+
+__all__ = ["actual_generation_mw", "branch_flow_mva", "branch_loading_percent", "evaluate_stage", "monitored_buses"]
+
+# Beyond-limit margins: a bus regulated exactly at 1.05 pu (a set-point) is not an overvoltage.
+_VM_MARGIN_PU = 1e-4
+_LOADING_MARGIN_PERCENT = 0.01
+_MOVED_MW = 0.1  # the slack unit ends within the dispatch loop's tolerance (0.05 MW) of its schedule
+
+
+def branch_flow_mva(solution: RawSolution) -> FloatArray:
+    """Apparent power at the more loaded end of every branch, MVA."""
+    s_from = np.hypot(solution.p_from_mw, solution.q_from_mvar)
+    s_to = np.hypot(solution.p_to_mw, solution.q_to_mvar)
+    return np.fmax(s_from, s_to)
+
+
+def branch_loading_percent(prepared: PreparedNetwork, solution: RawSolution, *, emergency: bool = False) -> FloatArray:
+    """Loading in % of the normal (or emergency) MVA rating; NaN for unrated or switched-out branches."""
+    rating = prepared.rate_emergency_mva if emergency else prepared.rate_normal_mva
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loading = branch_flow_mva(solution) / rating * 100.0
+    return np.asarray(np.where(prepared.branch_in_service & (rating > 0), loading, np.nan), dtype=np.float64)
+
+
+def monitored_buses(prepared: PreparedNetwork, criteria: Criteria) -> BoolArray:
+    """Buses whose voltage is checked: in service and at or above ``monitored_min_kv``."""
+    in_service = prepared.net.bus.in_service.to_numpy(dtype=bool)
+    return np.asarray(in_service & (prepared.bus_vn_kv >= criteria.monitored_min_kv), dtype=np.bool_)
+
+
+def actual_generation_mw(prepared: PreparedNetwork, stage: StageSolve) -> FloatArray:
+    """Active output per generator: the schedule, with the slack unit at its solved output."""
+    output = stage.gen_p_mw.copy()
+    output[prepared.slack_gen] = stage.solution.slack_p_mw
+    return output
+
+
+def _status(is_base: bool, base_violated: bool, attributable: bool) -> ViolationStatus:
+    """Classify a violation against the base case (see :class:`ViolationStatus`)."""
+    if is_base:
+        return ViolationStatus.PRE_EXISTING
+    if base_violated:
+        return ViolationStatus.WORSENED if attributable else ViolationStatus.PRE_EXISTING
+    return ViolationStatus.NEW if attributable else ViolationStatus.MARGINAL
+
+
+def _voltage_violations(
+    prepared: PreparedNetwork, vm: FloatArray, base_vm: FloatArray, criteria: Criteria, *, is_base: bool
+) -> list[BusViolation]:
+    watched = monitored_buses(prepared, criteria)
+    out: list[BusViolation] = []
+    for limit, sign in ((criteria.vm_min_pu, -1.0), (criteria.vm_max_pu, 1.0)):
+        beyond = watched & (sign * (vm - limit) > _VM_MARGIN_PU)
+        for bus in np.flatnonzero(beyond):
+            base_beyond = bool(sign * (base_vm[bus] - limit) > _VM_MARGIN_PU)
+            worse = bool(sign * (vm[bus] - base_vm[bus]) >= max(criteria.worsened_vm_pu, 1e-9))
+            out.append(
+                BusViolation(
+                    bus_id=int(prepared.bus_ids[bus]),
+                    bus_name=prepared.bus_names[bus],
+                    vn_kv=float(prepared.bus_vn_kv[bus]),
+                    vm_pu=float(vm[bus]),
+                    limit_pu=limit,
+                    base_vm_pu=None if is_base else float(base_vm[bus]),
+                    status=_status(is_base, base_beyond, worse),
+                )
+            )
+    return sorted(out, key=lambda v: -abs(v.vm_pu - v.limit_pu))
+
+
+def _branch_identity(prepared: PreparedNetwork, position: int) -> dict[str, object]:
+    return {
+        "branch": prepared.branch_label(position),
+        "element_type": prepared.branch_kind[position],
+        "element_id": int(prepared.branch_element[position]),
+        "name": prepared.branch_names[position],
+        "from_bus": int(prepared.bus_ids[prepared.branch_from[position]]),
+        "to_bus": int(prepared.bus_ids[prepared.branch_to[position]]),
+    }
+
+
+def _thermal_violations(
+    prepared: PreparedNetwork,
+    loading: FloatArray,
+    base_loading: FloatArray,
+    flow: FloatArray,
+    criteria: Criteria,
+    *,
+    is_base: bool,
+) -> list[BranchViolation]:
+    limit = criteria.normal_loading_max_percent
+    out = []
+    for position in np.flatnonzero(np.nan_to_num(loading) > limit + _LOADING_MARGIN_PERCENT):
+        base_value = float(base_loading[position])
+        out.append(
+            BranchViolation(
+                **_branch_identity(prepared, position),  # type: ignore[arg-type]
+                vn_kv=float(prepared.bus_vn_kv[prepared.branch_from[position]]),
+                loading_percent=float(loading[position]),
+                limit_percent=limit,
+                rating_mva=float(prepared.rate_normal_mva[position]),
+                flow_mva=float(flow[position]),
+                base_loading_percent=None if is_base else base_value,
+                status=_status(
+                    is_base,
+                    base_value > limit + _LOADING_MARGIN_PERCENT,
+                    float(loading[position]) - base_value >= max(criteria.worsened_loading_percent, 1e-9),
+                ),
+            )
+        )
+    return sorted(out, key=lambda v: -v.loading_percent)
+
+
+def _largest_increases(
+    prepared: PreparedNetwork, loading: FloatArray, base_loading: FloatArray, flow: FloatArray, count: int
+) -> list[BranchChange]:
+    delta = np.nan_to_num(loading - base_loading, nan=-np.inf)
+    order = np.argsort(-delta, kind="stable")[:count]
+    return [
+        BranchChange(
+            **_branch_identity(prepared, int(p)),
+            loading_percent=float(loading[p]),
+            base_loading_percent=float(base_loading[p]),
+            delta_loading_percent=float(delta[p]),
+            flow_mva=float(flow[p]),
+            rating_mva=float(prepared.rate_normal_mva[p]),
+        )
+        for p in order
+        if np.isfinite(delta[p]) and delta[p] > 0
+    ]
+
+
+def _dispatch_by_fuel(prepared: PreparedNetwork, delta_p: FloatArray) -> list[FuelDispatch]:
+    fuels = np.array(prepared.gen_fuel)
+    moved = np.abs(delta_p) > _MOVED_MW
+    out = []
+    for fuel in sorted(set(fuels[moved].tolist())):
+        mask = (fuels == fuel) & moved
+        out.append(FuelDispatch(fuel=str(fuel), delta_p_mw=float(delta_p[mask].sum()), units_moved=int(mask.sum())))
+    return sorted(out, key=lambda f: -abs(f.delta_p_mw))
+
+
+def _extremes(values: FloatArray, ids: np.ndarray, mask: np.ndarray) -> tuple[float | None, int | None, float | None, int | None]:
+    candidates = np.where(mask & np.isfinite(values), values, np.nan)
+    if np.all(np.isnan(candidates)):
+        return None, None, None, None
+    low, high = int(np.nanargmin(candidates)), int(np.nanargmax(candidates))
+    return float(values[low]), int(ids[low]), float(values[high]), int(ids[high])
+
+
+def evaluate_stage(
+    prepared: PreparedNetwork,
+    stage: StageSolve,
+    base: StageSolve,
+    *,
+    criteria: Criteria,
+    top_branches: int,
+) -> StageResult:
+    """Summarise a solved stage: extremes, violations vs criteria, change vs base, dispatch by fuel."""
+    is_base = stage.index == 0
+    load = stage.load
+    result = StageResult(
+        index=stage.index,
+        label=load.label if load else "Base case (no facility)",
+        facility_p_mw=load.p_mw if load else 0.0,
+        facility_q_mvar=load.q_mvar if load else 0.0,
+        gpus=load.gpus if load else None,
+        gpu_model=load.gpu_model if load else None,
+        converged=stage.converged,
+        initial_voltage=stage.start,
+        newton_solves=stage.q_passes,
+        dispatch_iterations=stage.dispatch_iterations,
+        q_limits_settled=stage.q_settled,
+        generators_at_q_limit=int(np.count_nonzero(stage.q_state[~prepared.group_fixed_q])),
+        losses_mw=None,
+        delta_losses_mw=None,
+        delta_generation_mw=None,
+        unserved_mw=stage.unserved_mw,
+        poi_vm_pu=None,
+        min_vm_pu=None,
+        min_vm_bus=None,
+        max_vm_pu=None,
+        max_vm_bus=None,
+        max_loading_percent=None,
+        max_loading_branch=None,
+    )
+    if not stage.converged:
+        return result
+    return _fill_solved(prepared, result, stage, base, criteria=criteria, top_branches=top_branches, is_base=is_base)
+
+
+def _fill_solved(
+    prepared: PreparedNetwork,
+    result: StageResult,
+    stage: StageSolve,
+    base: StageSolve,
+    *,
+    criteria: Criteria,
+    top_branches: int,
+    is_base: bool,
+) -> StageResult:
+    sol, base_sol = stage.solution, base.solution
+    vm, base_vm = sol.vm_pu, base_sol.vm_pu
+    loading = branch_loading_percent(prepared, sol)
+    base_loading = branch_loading_percent(prepared, base_sol)
+    flow = branch_flow_mva(sol)
+    delta_p = actual_generation_mw(prepared, stage) - actual_generation_mw(prepared, base)
+    low, low_bus, high, high_bus = _extremes(vm, prepared.bus_ids, monitored_buses(prepared, criteria))
+    worst = int(np.nanargmax(np.nan_to_num(loading, nan=-1.0)))
+    return result.model_copy(
+        update={
+            "losses_mw": sol.losses_mw,
+            "delta_losses_mw": None if is_base else sol.losses_mw - base_sol.losses_mw,
+            "delta_generation_mw": None if is_base else float(delta_p.sum()),
+            "dispatch_by_fuel": [] if is_base else _dispatch_by_fuel(prepared, delta_p),
+            "poi_vm_pu": float(vm[stage.poi]),
+            "poi_delta_va_degree": None if is_base else float(sol.va_degree[stage.poi] - base_sol.va_degree[stage.poi]),
+            "min_vm_pu": low,
+            "min_vm_bus": low_bus,
+            "max_vm_pu": high,
+            "max_vm_bus": high_bus,
+            "max_loading_percent": float(loading[worst]) if np.isfinite(loading[worst]) else None,
+            "max_loading_branch": prepared.branch_label(worst) if np.isfinite(loading[worst]) else None,
+            "voltage_violations": _voltage_violations(prepared, vm, base_vm, criteria, is_base=is_base),
+            "thermal_violations": _thermal_violations(prepared, loading, base_loading, flow, criteria, is_base=is_base),
+            "largest_loading_increases": []
+            if is_base
+            else _largest_increases(prepared, loading, base_loading, flow, top_branches),
+        }
+    )
