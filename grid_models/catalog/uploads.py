@@ -1,0 +1,187 @@
+"""Read user-supplied grids: pandapower JSON and MATPOWER ``.m`` text.
+
+Nothing in an upload is executed. ``pandapower.from_json`` is not used on uploads because its
+decoder imports modules and instantiates classes named in the file; this reader takes only the
+element tables the engine supports, as plain JSON tables, and ignores everything else. A bad
+file raises :class:`GridValidationError` with one issue per problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any
+
+import pandapower as pp
+import pandas as pd
+
+from grid_models.catalog.convert import matpower_to_net
+from grid_models.catalog.matpower_text import parse_matpower_text
+from grid_models.catalog.validation import MAX_BUSES, SUPPORTED_ELEMENTS, validate_matpower_case, validate_net
+from grid_models.errors import GridValidationError, ValidationIssue
+from grid_models.grid import Grid
+
+__all__ = ["MAX_UPLOAD_BYTES", "UploadFormat", "detect_format", "load_upload"]
+
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+_UNSUPPORTED_TABLES = (
+    "switch",
+    "trafo3w",
+    "impedance",
+    "dcline",
+    "ward",
+    "xward",
+    "storage",
+    "motor",
+    "svc",
+    "ssc",
+    "tcsc",
+    "vsc",
+    "controller",
+)
+
+
+class UploadFormat(StrEnum):
+    """Accepted grid file formats."""
+
+    AUTO = "auto"
+    PANDAPOWER_JSON = "pandapower_json"
+    MATPOWER = "matpower"
+
+
+def _fail(element: str, field: str, message: str) -> GridValidationError:
+    return GridValidationError([ValidationIssue(element=element, field=field, message=message)])
+
+
+def detect_format(content: bytes, filename: str | None = None) -> UploadFormat:
+    """Guess the format from the file name, else from the first non-blank character."""
+    name = (filename or "").lower()
+    if name.endswith(".json"):
+        return UploadFormat.PANDAPOWER_JSON
+    if name.endswith(".m"):
+        return UploadFormat.MATPOWER
+    head = content.lstrip()[:1]
+    return UploadFormat.PANDAPOWER_JSON if head in (b"{", b"[") else UploadFormat.MATPOWER
+
+
+def _decode(content: bytes) -> str:
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail("file", "encoding", f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
+def _table(raw: Any, element: str) -> pd.DataFrame:
+    """One pandapower JSON table (``orient='split'``) as a DataFrame, built from plain values only."""
+    body = raw.get("_object") if isinstance(raw, dict) else None
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError:
+            raise _fail(element, "_object", f"the '{element}' table is not valid JSON") from None
+    if not isinstance(body, dict) or not {"columns", "index", "data"} <= set(body):
+        raise _fail(element, "_object", f"the '{element}' table must be a pandas 'split' table with columns, index and data")
+    columns, index, data = body["columns"], body["index"], body["data"]
+    if not (isinstance(columns, list) and isinstance(index, list) and isinstance(data, list)):
+        raise _fail(element, "_object", f"the '{element}' table's columns, index and data must be lists")
+    if any(not isinstance(row, list) or len(row) != len(columns) for row in data) or len(data) != len(index):
+        raise _fail(element, "data", f"the '{element}' table has rows whose length does not match its columns or index")
+    frame = pd.DataFrame(data, index=pd.Index(index), columns=[str(c) for c in columns])
+    return frame.drop(columns=[c for c in ("geo",) if c in frame.columns])
+
+
+def _merge_into(net: pp.pandapowerNet, element: str, frame: pd.DataFrame) -> None:
+    template = net[element]
+    merged = frame.reindex(columns=list(dict.fromkeys([*template.columns, *frame.columns])))
+    for column, dtype in template.dtypes.items():
+        if column in frame.columns and merged[column].notna().all():
+            try:
+                merged[column] = merged[column].astype(dtype)
+            except (TypeError, ValueError):
+                raise _fail(element, str(column), f"{element}.{column} has values that are not {dtype}") from None
+    net[element] = merged
+
+
+def _pandapower_net(text: str) -> pp.pandapowerNet:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail("file", "json", f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    body = document.get("_object") if isinstance(document, dict) else None
+    if not isinstance(body, dict) or document.get("_class") != "pandapowerNet":
+        raise _fail("file", "_class", "not a pandapower network: save it with pandapower.to_json(net, path)")
+    scalars = {key: body.get(key) for key in ("f_hz", "sn_mva", "name")}
+    if not isinstance(scalars["f_hz"], (int, float)) or not isinstance(scalars["sn_mva"], (int, float)) or scalars["sn_mva"] <= 0:
+        raise _fail("net", "sn_mva", "f_hz and sn_mva must be positive numbers")
+    net = pp.create_empty_network(
+        name=str(scalars["name"] or "upload")[:120], f_hz=float(scalars["f_hz"]), sn_mva=float(scalars["sn_mva"])
+    )
+    issues = [
+        ValidationIssue(element=key, field="table", message=f"'{key}' elements are not supported; remove or convert them")
+        for key in _UNSUPPORTED_TABLES
+        if key in body and len(_table(body[key], key))
+    ]
+    if issues:
+        raise GridValidationError(issues)
+    for element in SUPPORTED_ELEMENTS:
+        if element in body:
+            _merge_into(net, element, _table(body[element], element))
+    return net
+
+
+def _matpower_net(text: str, *, max_buses: int) -> tuple[pp.pandapowerNet, list[str]]:
+    case = parse_matpower_text(text)
+    issues = validate_matpower_case(case, max_buses=max_buses)
+    if issues:
+        raise GridValidationError(issues)
+    net, report = matpower_to_net(case, name="upload")
+    return net, report.notes
+
+
+def load_upload(
+    content: bytes,
+    *,
+    grid_id: str,
+    filename: str | None = None,
+    fmt: UploadFormat = UploadFormat.AUTO,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_buses: int = MAX_BUSES,
+) -> Grid:
+    """Parse and validate an uploaded grid.
+
+    Parameters:
+        content: the file's bytes.
+        grid_id: id to give the grid (the service's upload id).
+        filename: used to detect the format and as the grid's title.
+        fmt: ``auto`` (by extension, then content), ``pandapower_json`` or ``matpower``.
+        max_bytes, max_buses: size limits.
+
+    Returns:
+        A validated :class:`Grid` whose checksum is the SHA-256 of ``content``.
+
+    Raises:
+        GridValidationError: every problem found, each with a message that says how to fix it.
+    """
+    if len(content) > max_bytes:
+        raise _fail("file", "size", f"the file has {len(content):,} bytes; the limit is {max_bytes:,}")
+    if not content.strip():
+        raise _fail("file", "size", "the file is empty")
+    kind = detect_format(content, filename) if fmt is UploadFormat.AUTO else fmt
+    text = _decode(content)
+    notes: list[str] = []
+    if kind is UploadFormat.PANDAPOWER_JSON:
+        net = _pandapower_net(text)
+    else:
+        net, notes = _matpower_net(text, max_buses=max_buses)
+    issues = validate_net(net, max_buses=max_buses)
+    if issues:
+        raise GridValidationError(issues)
+    return Grid(
+        net=net,
+        grid_id=grid_id,
+        title=(filename or grid_id)[:120],
+        checksum=hashlib.sha256(content).hexdigest(),
+        source=f"upload:{kind.value}",
+        notes=notes,
+    )

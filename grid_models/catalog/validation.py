@@ -1,0 +1,230 @@
+"""Validate a grid before anything is solved; every problem becomes a :class:`ValidationIssue`.
+
+Checks: references between tables, finite and physical values, exactly one reference machine,
+element types both solver paths support, and that every energised bus is connected to the
+reference machine. Each message says how to fix the problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from grid_models.catalog.matpower_text import MatpowerCase
+from grid_models.errors import ValidationIssue
+
+__all__ = ["MAX_BUSES", "SUPPORTED_ELEMENTS", "validate_matpower_case", "validate_net"]
+
+MAX_BUSES = 100_000
+SUPPORTED_ELEMENTS = ("bus", "load", "sgen", "gen", "ext_grid", "line", "trafo", "shunt", "poly_cost")
+_MAX_IDS = 20
+
+
+def _ids(index: pd.Index | np.ndarray) -> list[int | str]:
+    return [int(i) if isinstance(i, (int, np.integer)) else str(i) for i in list(index)[:_MAX_IDS]]
+
+
+def _issue(element: str, field: str, bad: pd.Index | np.ndarray, message: str) -> list[ValidationIssue]:
+    if len(bad) == 0:
+        return []
+    return [ValidationIssue(element=element, field=field, ids=_ids(bad), message=f"{len(bad)} rows: {message}")]
+
+
+def _references(net: pp.pandapowerNet) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    buses = net.bus.index
+    for element, columns in (
+        ("load", ("bus",)),
+        ("sgen", ("bus",)),
+        ("gen", ("bus",)),
+        ("ext_grid", ("bus",)),
+        ("shunt", ("bus",)),
+        ("line", ("from_bus", "to_bus")),
+        ("trafo", ("hv_bus", "lv_bus")),
+    ):
+        table = net[element]
+        for column in columns:
+            bad = table.index[~table[column].isin(buses)]
+            issues += _issue(
+                element,
+                column,
+                bad,
+                f"{element}.{column} names a bus that is not in the bus table; fix the bus id or add the bus",
+            )
+    return issues
+
+
+def _finite(table: pd.DataFrame, element: str, columns: tuple[str, ...]) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    for column in columns:
+        if column not in table.columns:
+            issues.append(ValidationIssue(element=element, field=column, message=f"{element} has no '{column}' column; add it"))
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = table.index[~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))]
+        issues += _issue(element, column, bad, f"{element}.{column} must be a finite number")
+    return issues
+
+
+def _physical(net: pp.pandapowerNet) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    issues += _issue("bus", "vn_kv", net.bus.index[~(net.bus.vn_kv > 0)], "nominal voltage must be > 0 kV")
+    line = net.line
+    issues += _issue(
+        "line",
+        "x_ohm_per_km",
+        line.index[(line.r_ohm_per_km == 0) & (line.x_ohm_per_km == 0)],
+        "zero impedance (r = x = 0): merge the two buses or give the line an impedance",
+    )
+    issues += _issue("line", "length_km", line.index[~(line.length_km > 0)], "length must be > 0 km")
+    trafo = net.trafo
+    issues += _issue("trafo", "sn_mva", trafo.index[~(trafo.sn_mva > 0)], "rated power must be > 0 MVA")
+    issues += _issue("trafo", "vk_percent", trafo.index[trafo.vk_percent == 0], "short-circuit voltage must not be 0 %")
+    issues += _issue(
+        "gen", "vm_pu", net.gen.index[~net.gen.vm_pu.between(0.5, 1.5)], "voltage set-point must be within 0.5-1.5 pu"
+    )
+    gen = net.gen
+    if {"min_q_mvar", "max_q_mvar"} <= set(gen.columns):
+        issues += _issue(
+            "gen", "min_q_mvar", gen.index[gen.min_q_mvar > gen.max_q_mvar], "min_q_mvar is above max_q_mvar; swap them"
+        )
+    if {"min_p_mw", "max_p_mw"} <= set(gen.columns):
+        issues += _issue("gen", "min_p_mw", gen.index[gen.min_p_mw > gen.max_p_mw], "min_p_mw is above max_p_mw; swap them")
+    for element in ("line", "trafo", "gen", "sgen", "load"):
+        table = net[element]
+        if "parallel" in table.columns:
+            issues += _issue(
+                element,
+                "parallel",
+                table.index[table.parallel != 1],
+                "parallel != 1 is not supported: duplicate the rows instead",
+            )
+    return issues
+
+
+def _reference_machine(net: pp.pandapowerNet) -> list[ValidationIssue]:
+    ext = net.ext_grid.index[net.ext_grid.in_service.astype(bool)]
+    slack = net.gen.index[net.gen.in_service.astype(bool) & net.gen.slack.astype(bool)]
+    if len(ext) + len(slack) == 1:
+        return []
+    found = f"{len(ext)} in-service ext_grid and {len(slack)} slack gens"
+    return [
+        ValidationIssue(
+            element="ext_grid" if len(ext) else "gen",
+            field="slack",
+            ids=_ids(ext.append(slack)),
+            message=f"the grid needs exactly one reference machine, found {found}: keep one ext_grid or one gen with slack=True",
+        )
+    ]
+
+
+def _unsupported(net: pp.pandapowerNet) -> list[ValidationIssue]:
+    issues = []
+    for key in ("switch", "trafo3w", "impedance", "dcline", "ward", "xward", "storage", "motor", "svc", "ssc", "tcsc", "vsc"):
+        if key in net and isinstance(net[key], pd.DataFrame) and len(net[key]):
+            issues.append(
+                ValidationIssue(
+                    element=key,
+                    field="table",
+                    ids=_ids(net[key].index),
+                    message=f"'{key}' elements are not supported by the study engine; convert them to "
+                    f"{', '.join(SUPPORTED_ELEMENTS[:-1])} (e.g. fuse buses joined by closed switches, "
+                    "model three-winding transformers as three two-winding ones)",
+                )
+            )
+    return issues
+
+
+def _connectivity(net: pp.pandapowerNet) -> list[ValidationIssue]:
+    bus = net.bus[net.bus.in_service.astype(bool)]
+    if len(bus) == 0:
+        return [ValidationIssue(element="bus", field="in_service", message="the grid has no energised bus")]
+    position = pd.Series(np.arange(len(bus)), index=bus.index)
+    ends = []
+    for element, a, b in (("line", "from_bus", "to_bus"), ("trafo", "hv_bus", "lv_bus")):
+        table = net[element]
+        table = table[table.in_service.astype(bool) & table[a].isin(bus.index) & table[b].isin(bus.index)]
+        ends.append(np.column_stack([position.loc[table[a]].to_numpy(), position.loc[table[b]].to_numpy()]))
+    edges = np.vstack(ends) if ends else np.zeros((0, 2), dtype=int)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(bus), len(bus)))
+    _, labels = connected_components(graph, directed=False)
+    refs = pd.concat(
+        [
+            net.ext_grid.bus[net.ext_grid.in_service.astype(bool)],
+            net.gen.bus[net.gen.in_service.astype(bool) & net.gen.slack.astype(bool)],
+        ]
+    )
+    refs = refs[refs.isin(bus.index)]
+    if len(refs) == 0:
+        return []
+    main = labels[position.loc[refs.iloc[0]]]
+    stranded = bus.index[labels != main]
+    return _issue(
+        "bus",
+        "in_service",
+        stranded,
+        "energised buses not connected to the reference machine: connect them or set bus.in_service = false",
+    )
+
+
+def validate_net(net: pp.pandapowerNet, *, max_buses: int = MAX_BUSES) -> list[ValidationIssue]:
+    """Every problem that would stop a study on ``net``; an empty list means it can be solved."""
+    if len(net.bus) > max_buses:
+        return [ValidationIssue(element="bus", field="count", message=f"{len(net.bus)} buses exceed the limit of {max_buses}")]
+    if len(net.bus) == 0:
+        return [ValidationIssue(element="bus", field="count", message="the grid has no buses")]
+    issues = _unsupported(net) + _references(net)
+    issues += _finite(net.bus, "bus", ("vn_kv",))
+    issues += _finite(net.load, "load", ("p_mw", "q_mvar"))
+    issues += _finite(net.gen, "gen", ("p_mw", "vm_pu"))
+    issues += _finite(net.sgen, "sgen", ("p_mw", "q_mvar"))
+    issues += _finite(net.line, "line", ("r_ohm_per_km", "x_ohm_per_km", "c_nf_per_km", "length_km", "max_i_ka"))
+    issues += _finite(net.trafo, "trafo", ("sn_mva", "vn_hv_kv", "vn_lv_kv", "vk_percent", "vkr_percent"))
+    if issues:
+        return issues  # the checks below need consistent, finite tables
+    issues += _physical(net) + _reference_machine(net)
+    return issues or _connectivity(net)
+
+
+def validate_matpower_case(case: MatpowerCase, *, max_buses: int = MAX_BUSES) -> list[ValidationIssue]:
+    """Checks that must pass before a MATPOWER case can be converted."""
+    issues: list[ValidationIssue] = []
+    n_bus = case.bus.shape[0]
+    if n_bus == 0 or n_bus > max_buses:
+        return [ValidationIssue(element="bus", field="count", message=f"mpc.bus has {n_bus} rows; 1 to {max_buses} are accepted")]
+    for name in ("bus", "gen", "branch"):
+        table: np.ndarray = getattr(case, name)
+        bad_rows = np.flatnonzero(~np.isfinite(table[:, :10]).all(axis=1)) + 1
+        issues += _issue(f"mpc.{name}", "value", bad_rows, f"mpc.{name} rows (1-based) hold Inf or NaN in their first 10 columns")
+    bus_ids = case.bus[:, 0]
+    duplicated = pd.Index(bus_ids).duplicated()
+    issues += _issue(
+        "mpc.bus", "BUS_I", np.unique(bus_ids[duplicated]).astype(int), "bus numbers appear more than once; make them unique"
+    )
+    references = (("mpc.gen", case.gen, (0,)), ("mpc.branch", case.branch, (0, 1)))
+    for name, table, columns in references:
+        for column in columns:
+            unknown = np.unique(table[~np.isin(table[:, column], bus_ids), column]).astype(int)
+            issues += _issue(name, "bus", unknown, "bus numbers not found in mpc.bus; add the buses or fix the numbers")
+    ref = np.flatnonzero(case.bus[:, 1] == 3)
+    if len(ref) != 1:
+        issues.append(
+            ValidationIssue(
+                element="mpc.bus",
+                field="BUS_TYPE",
+                ids=_ids(bus_ids[ref].astype(int)),
+                message=f"the case needs exactly one reference bus (BUS_TYPE 3), found {len(ref)}",
+            )
+        )
+    if case.bus_name is not None and len(case.bus_name) != n_bus:
+        issues.append(
+            ValidationIssue(
+                element="mpc.bus_name",
+                field="length",
+                message=f"mpc.bus_name has {len(case.bus_name)} names for {n_bus} buses; give one name per bus",
+            )
+        )
+    return issues

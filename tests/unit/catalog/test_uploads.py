@@ -1,0 +1,138 @@
+"""Uploaded grids: valid files load; every bad file gets issues that say how to fix it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandapower as pp
+import pandapower.networks as pn
+import pytest
+
+from grid_models.catalog.registry import catalog_file
+from grid_models.catalog.uploads import UploadFormat, detect_format, load_upload
+from grid_models.engine import run_study
+from grid_models.errors import GridValidationError
+from grid_models.spec import StudySpec
+
+CASE3 = (Path(__file__).parents[2] / "cases" / "matpower" / "case3.m").read_text()
+
+
+def _issues(content: bytes, **kwargs: object) -> list[str]:
+    with pytest.raises(GridValidationError) as caught:
+        load_upload(content, grid_id="u1", **kwargs)  # type: ignore[arg-type]
+    assert caught.value.issues, "a rejected upload must list its problems"
+    return [f"{i.element}.{i.field}: {i.message}" for i in caught.value.issues]
+
+
+def _case9_json(mutate=None) -> bytes:  # type: ignore[no-untyped-def]
+    net = pn.case9()
+    if mutate:
+        mutate(net)
+    return pp.to_json(net).encode()
+
+
+def test_pandapower_json_upload_runs_a_study() -> None:
+    grid = load_upload(_case9_json(), grid_id="case9", filename="case9.json")
+    assert len(grid.net.bus) == 9 and len(grid.net.ext_grid) == 1
+    spec = StudySpec.model_validate({"grid": {"upload_id": "case9"}, "site": {"bus": 4}, "stages": [{"mw": 20}, {"mw": 60}]})
+    result = run_study(spec, grid)
+    assert all(stage.converged for stage in result.stages)
+    assert result.stages[1].delta_generation_mw == pytest.approx(60 + result.stages[1].delta_losses_mw, abs=0.1)
+
+
+def test_matpower_upload_matches_catalog() -> None:
+    content = catalog_file("activsg200").read_bytes()
+    grid = load_upload(content, grid_id="mp200", filename="case_ACTIVSg200.m")
+    assert len(grid.net.bus) == 200
+    assert grid.source == "upload:matpower"
+    assert load_upload(CASE3.encode(), grid_id="c3").net.bus.name.tolist() == ["NORTH 0", "CENTER % not a comment", "SOUTH'S END"]
+
+
+def test_format_detection() -> None:
+    assert detect_format(b"  {", None) is UploadFormat.PANDAPOWER_JSON
+    assert detect_format(b"function mpc", "x.m") is UploadFormat.MATPOWER
+    assert detect_format(b"{", "grid.m") is UploadFormat.MATPOWER
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b'{"_class": "pandapowerNet", "_object": ', "not valid JSON"),
+        (b'{"_module": "os", "_class": "system", "_object": {}}', "not a pandapower network"),
+        (b"[1, 2, 3]", "not a pandapower network"),
+    ],
+)
+def test_malformed_files(content: bytes, fragment: str) -> None:
+    assert any(fragment in issue for issue in _issues(content, filename="grid.json"))
+
+
+def test_oversized_file_is_refused() -> None:
+    assert any("limit" in issue for issue in _issues(b"{" + b" " * 2000, max_bytes=1000))
+
+
+def test_named_classes_are_never_instantiated() -> None:
+    """pandapower.from_json would import and call these; the upload reader treats them as data."""
+    document = json.loads(_case9_json())
+    document["_object"]["bus"] = {
+        "_module": "builtins",
+        "_class": "eval",
+        "_object": "__import__('os').system('touch /tmp/pwned')",
+    }
+    issues = _issues(json.dumps(document).encode())
+    assert any("bus._object" in issue for issue in issues)
+
+
+def test_unsupported_elements_are_named() -> None:
+    def add_switch(net: pp.pandapowerNet) -> None:
+        pp.create_switch(net, bus=0, element=3, et="b")
+
+    assert any("'switch' elements are not supported" in issue for issue in _issues(_case9_json(add_switch)))
+
+
+def test_physical_and_reference_problems() -> None:
+    def break_net(net: pp.pandapowerNet) -> None:
+        net.line.loc[0, ["r_ohm_per_km", "x_ohm_per_km"]] = 0.0
+        net.gen.loc[0, "vm_pu"] = 3.0
+        pp.create_ext_grid(net, bus=1)
+
+    issues = _issues(_case9_json(break_net))
+    assert any("zero impedance" in issue for issue in issues)
+    assert any("0.5-1.5 pu" in issue for issue in issues)
+    assert any("exactly one reference machine" in issue for issue in issues)
+
+
+def test_dangling_reference_and_island() -> None:
+    def dangle(net: pp.pandapowerNet) -> None:
+        net.load.loc[0, "bus"] = 77
+
+    assert any("load.bus" in issue for issue in _issues(_case9_json(dangle)))
+
+    def island(net: pp.pandapowerNet) -> None:
+        pp.create_bus(net, vn_kv=345.0, name="lonely")
+
+    assert any("not connected to the reference machine" in issue for issue in _issues(_case9_json(island)))
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (
+            lambda t: t.replace("	3	2	0	0	0	0	1	1.01", "	2	2	0	0	0	0	1	1.01"),
+            "appear more than once",
+        ),
+        (lambda t: t.replace("	2	3	0.017", "	2	9	0.017"), "not found in mpc.bus"),
+        (lambda t: t.replace("	2	1	90	30", "	2	3	90	30"), "exactly one reference bus"),
+        (
+            lambda t: t.replace(
+                "	2	1	90	30	0	0	1	1	0	230",
+                "	2	1	90	30	0	0	1	1	0	-230",
+            ),
+            "nominal voltage must be > 0",
+        ),
+    ],
+)
+def test_bad_matpower_cases(edit, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    assert any(fragment in issue for issue in _issues(edit(CASE3).encode(), filename="bad.m"))
