@@ -1,0 +1,62 @@
+"""The gridimpact command line, run as a separate process like a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import xarray as xr
+
+ROOT = Path(__file__).parents[2]
+
+
+def _cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IMPACT_CACHE_DIR": str(cache), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "impact_service.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_run_example_writes_json_and_netcdf(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = _cli("run", "examples/illinois_gpus.json", "--out", str(out), cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    assert "CLINTON 1 0" in done.stdout and "Findings" in done.stdout
+    result = json.loads((out / "result.json").read_text())
+    assert [s["label"] for s in result["stages"]] == ["20k H100", "50k B200", "100k GB200"]
+    assert result["stages"][0]["facility_p_mw"] == 20000 * 1.275 * 1.05 * 1.2 / 1000
+    with xr.open_dataset(out / "result.nc") as data:
+        assert data.sizes["stage"] == 4 and data.sizes["bus"] == 200
+    assert list((tmp_path / "cache").glob("activsg200-*.npz")), "the parsed grid is cached"
+
+
+def test_buses_and_grids(tmp_path: Path) -> None:
+    done = _cli("buses", "activsg2000", "--name", "ABILENE", "--min-kv", "200", cache=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "ABILENE 1 0" in done.stdout and "ABILENE 2 0" in done.stdout and "ABILENE 1 1" not in done.stdout
+    listing = _cli("grids", cache=tmp_path)
+    assert "activsg70k" in listing.stdout and "Birchfield" in listing.stdout
+
+
+def test_bad_spec_and_bad_grid_file_give_messages_not_tracebacks(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.json"
+    spec.write_text(json.dumps({"grid": {"catalog": "activsg200"}, "site": {"bus": 1}, "stages": [{"mw": -5}]}))
+    done = _cli("run", str(spec), cache=tmp_path)
+    assert done.returncode == 2 and "stages.0.mw" in done.stderr and "Traceback" not in done.stderr
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"grid": {"catalog": "activsg200"}, "site": {"bus_name": "ATLANTIS"}, "stages": [{"mw": 5}]}))
+    done = _cli("run", str(unknown), cache=tmp_path)
+    assert done.returncode == 1 and "bus_not_found" in done.stderr and "Traceback" not in done.stderr
+    grid_file = tmp_path / "grid.m"
+    grid_file.write_text("mpc.bus = [1 2 3];")
+    done = _cli("validate", str(grid_file), cache=tmp_path)
+    assert done.returncode == 1 and '"issues"' in done.stdout
