@@ -1,0 +1,39 @@
+# gridimpact: every target sets itself up from a fresh clone (only python3 >= 3.11 and make needed).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## demo: run the Abilene example end to end in-process and write its result to out/abilene
+demo: $(STAMP)
+	$(BIN)/gridimpact run examples/abilene_stargate.json --out out/abilene
+
+## test: lint, type-check and run every test tier (unit, e2e, slow large-grid checks)
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## unit: the fast tier only (skips the 25k/70k-bus checks)
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## bench: performance targets, timed against plain pandapower in the same run
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_power_flow.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
