@@ -81,7 +81,10 @@ def test_base_case_reproduces_stored_voltages(grid_id: str, catalog_grid: Callab
     _check_complementarity(prepared, solution, q_state)
 
 
-@pytest.mark.parametrize("grid_id", ["activsg200", "activsg2000", "activsg10k"])
+@pytest.mark.parametrize(
+    "grid_id",
+    ["activsg200", "activsg500", "activsg2000", "activsg10k", *(pytest.param(g, marks=pytest.mark.slow) for g in sorted(LARGE))],
+)
 def test_fast_path_agrees_with_plain_pandapower(grid_id: str, catalog_grid: Callable[[str], Grid]) -> None:
     """Same operating point and generator limits: both solvers to 1e-6 pu."""
     prepared, fast, q_state = _base(catalog_grid(grid_id))
