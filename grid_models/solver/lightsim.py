@@ -1,19 +1,22 @@
 """The fast solver path: lightsim2grid's C++ Newton-Raphson (KLU) on a grid model built once.
 
-The ``LSGrid`` is built from the prepared net once; each solve only changes set-points, statuses
-and the facility load, and starts from the caller's voltages, so a warm solve of activsg2000
-takes well under a millisecond when nothing structural changed.
+The ``LSGrid`` is built from the prepared net once; each solve only changes set-points, statuses,
+slack participation and the facility load, and starts from the caller's voltages, so a warm solve
+of activsg2000 takes well under a millisecond when nothing structural changed. An outage that
+cuts buses off is solved on a copy restricted to the slack bus's component.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from typing import Any
 
 import numpy as np
 
 from grid_models.errors import SolverError
-from grid_models.solver.network import PreparedNetwork
+from grid_models.solver.network import PreparedNetwork, group_reactive_limits
+from grid_models.solver.topology import IslandFinder
 from grid_models.solver.types import (
     Q_AT_MAX,
     Q_FREE,
@@ -25,12 +28,13 @@ from grid_models.solver.types import (
     SolverSettings,
 )
 
-__all__ = ["LightSimBackend"]
+__all__ = ["LightSimBackend", "build_lsgrid"]
 
 logger = logging.getLogger(__name__)
 
 
-def _build_lsgrid(prepared: PreparedNetwork):  # type: ignore[no-untyped-def]
+def build_lsgrid(prepared: PreparedNetwork) -> Any:
+    """A lightsim2grid ``LSGrid`` of the prepared net."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lightsim2grid warns about the ext_grid-less slack it handles fine
         from lightsim2grid.network import init_from_pandapower
@@ -41,6 +45,19 @@ def _build_lsgrid(prepared: PreparedNetwork):  # type: ignore[no-untyped-def]
             raise SolverError(f"lightsim2grid cannot build this grid: {exc}") from exc
 
 
+def angle_reference(prepared: PreparedNetwork, v: ComplexArray) -> int:
+    """The slack bus, or the first energised bus when an outage cut the slack bus off."""
+    if np.isfinite(v[prepared.slack_bus]):
+        return prepared.slack_bus
+    return int(np.flatnonzero(np.isfinite(v))[0])
+
+
+def group_limits(prepared: PreparedNetwork, q_state: IntArray, gen_out: tuple[int, ...] = ()) -> FloatArray:
+    """The reactive output each pinned group is held at (0 for free groups)."""
+    qmin, qmax, _ = group_reactive_limits(prepared, gen_out)
+    return np.asarray(np.where(q_state != Q_FREE, np.where(q_state == Q_AT_MAX, qmax, qmin), 0.0), dtype=np.float64)
+
+
 class LightSimBackend:
     """Solves operating points with lightsim2grid; keeps what it last applied to change only diffs."""
 
@@ -49,33 +66,68 @@ class LightSimBackend:
     def __init__(self, prepared: PreparedNetwork, settings: SolverSettings | None = None) -> None:
         self.prepared = prepared
         self.settings = settings or SolverSettings()
-        self._grid = _build_lsgrid(prepared)
+        self.grid = build_lsgrid(prepared)
+        self.islands = IslandFinder(prepared)
         self._n_lines = len(prepared.net.line)
+        n_gen, n_group = len(prepared.gen_ids), len(prepared.group_bus)
         self._gen_p = prepared.gen_p_mw.copy()
-        self._q_state = np.zeros(len(prepared.group_bus), dtype=np.int64)
-        self._sgen_p = np.zeros(len(prepared.group_bus))
+        self._gen_on = np.ones(n_gen, dtype=bool)
+        self._sgen_pq = np.zeros((n_group, 2))
+        self._slack_weights: FloatArray | None = None
         self._branch_out: tuple[int, ...] = ()
+
+    def apply(self, point: OperatingPoint, q_state: IntArray) -> None:
+        """Put the grid model in the state of ``point`` with the groups pinned as ``q_state`` says."""
+        self._apply_gen_p(point.gen_p_mw)
+        gen_on = (q_state == Q_FREE)[self.prepared.gen_group]
+        gen_on[list(point.gen_out)] = False
+        self._apply_gen_status(gen_on)
+        self._apply_companions(point, q_state)
+        self._apply_slack(point.slack_weights)
+        self._apply_branch_outages(point.branch_out)
+        self._apply_facility(point)
 
     def _apply_gen_p(self, gen_p_mw: FloatArray) -> None:
         for index in np.flatnonzero(gen_p_mw != self._gen_p):
-            self._grid.change_p_gen(int(index), float(gen_p_mw[index]))
+            self.grid.change_p_gen(int(index), float(gen_p_mw[index]))
         self._gen_p = gen_p_mw.copy()
 
-    def _apply_q_state(self, q_state: IntArray) -> None:
+    def _apply_gen_status(self, gen_on: np.ndarray) -> None:
+        for gen in np.flatnonzero(gen_on != self._gen_on):
+            (self.grid.reactivate_gen if gen_on[gen] else self.grid.deactivate_gen)(int(gen))
+        self._gen_on = gen_on
+
+    def _apply_companions(self, point: OperatingPoint, q_state: IntArray) -> None:
+        """Pinned groups inject their generators' active power and their reactive limit."""
         prep = self.prepared
-        group_p = np.bincount(prep.gen_group, weights=self._gen_p, minlength=len(prep.group_bus))
-        for group in np.flatnonzero(q_state != self._q_state):
-            gens = np.flatnonzero(prep.gen_group == group)
-            pinned = q_state[group] != Q_FREE
-            for gen in gens:
-                (self._grid.deactivate_gen if pinned else self._grid.reactivate_gen)(int(gen))
-            limit = prep.group_qmax_mvar[group] if q_state[group] == Q_AT_MAX else prep.group_qmin_mvar[group]
-            self._grid.change_q_sgen(int(prep.group_sgen[group]), float(limit) if pinned else 0.0)
-        wanted_p = np.where(q_state != Q_FREE, group_p, 0.0)
-        for group in np.flatnonzero(wanted_p != self._sgen_p):
-            self._grid.change_p_sgen(int(prep.group_sgen[group]), float(wanted_p[group]))
-        self._sgen_p = wanted_p
-        self._q_state = q_state.copy()
+        in_group = np.ones(len(prep.gen_ids), dtype=bool)
+        in_group[list(point.gen_out)] = False
+        group_p = np.bincount(prep.gen_group, weights=np.where(in_group, point.gen_p_mw, 0.0), minlength=len(prep.group_bus))
+        wanted = np.column_stack([np.where(q_state != Q_FREE, group_p, 0.0), group_limits(prep, q_state, point.gen_out)])
+        for group in np.flatnonzero((wanted != self._sgen_pq).any(axis=1)):
+            sgen = int(prep.group_sgen[group])
+            self.grid.change_p_sgen(sgen, float(wanted[group, 0]))
+            self.grid.change_q_sgen(sgen, float(wanted[group, 1]))
+        self._sgen_pq = wanted
+
+    def _apply_slack(self, weights: FloatArray | None) -> None:
+        current = self._slack_weights
+        same = weights is None and current is None
+        if same or (weights is not None and current is not None and np.array_equal(weights, current)):
+            return
+        slack = self.prepared.slack_gen
+        wanted = np.zeros(len(self.prepared.gen_ids)) if weights is None else weights
+        if weights is None:
+            wanted[slack] = 1.0
+        old = np.zeros_like(wanted) if current is None else current
+        if current is None:
+            old[slack] = 1.0
+        for gen in np.flatnonzero(wanted > 0):
+            if wanted[gen] != old[gen]:
+                self.grid.add_gen_slackbus(int(gen), float(wanted[gen]))
+        for gen in np.flatnonzero((wanted <= 0) & (old > 0)):
+            self.grid.remove_gen_slackbus(int(gen))
+        self._slack_weights = None if weights is None else weights.copy()
 
     def _apply_branch_outages(self, branch_out: tuple[int, ...]) -> None:
         if branch_out == self._branch_out:
@@ -87,7 +139,7 @@ class LightSimBackend:
         self._branch_out = branch_out
 
     def _set_branch(self, position: int, *, connected: bool) -> None:
-        grid = self._grid
+        grid = self.grid
         if position < self._n_lines:
             (grid.reactivate_powerline if connected else grid.deactivate_powerline)(position)
         else:
@@ -95,57 +147,83 @@ class LightSimBackend:
 
     def _apply_facility(self, point: OperatingPoint) -> None:
         load = self.prepared.facility_load
-        self._grid.change_bus_load(load, max(point.facility_bus, 0))
-        self._grid.change_p_load(load, point.facility_p_mw if point.facility_bus >= 0 else 0.0)
-        self._grid.change_q_load(load, point.facility_q_mvar if point.facility_bus >= 0 else 0.0)
+        self.grid.change_bus_load(load, max(point.facility_bus, 0))
+        self.grid.change_p_load(load, point.facility_p_mw if point.facility_bus >= 0 else 0.0)
+        self.grid.change_q_load(load, point.facility_q_mvar if point.facility_bus >= 0 else 0.0)
 
-    def _start(self, v_init: ComplexArray | None) -> ComplexArray:
+    def _isolated_copy(self, cut_off: np.ndarray) -> Any:
+        """A copy of the grid with every element on the buses in ``cut_off`` switched off."""
+        prep, grid = self.prepared, self.grid.copy()
+        net = prep.net
+        for table, switch_off in (
+            ("load", grid.deactivate_load),
+            ("sgen", grid.deactivate_sgen),
+            ("shunt", grid.deactivate_shunt),
+        ):
+            for index in np.flatnonzero(cut_off[net[table].bus.to_numpy()]):
+                switch_off(int(index))
+        for gen in np.flatnonzero(cut_off[prep.gen_bus]):
+            grid.deactivate_gen(int(gen))
+        for position in np.flatnonzero(cut_off[prep.branch_from] | cut_off[prep.branch_to]):
+            if position < self._n_lines:
+                grid.deactivate_powerline(int(position))
+            else:
+                grid.deactivate_trafo(int(position - self._n_lines))
+        return grid
+
+    def _start(self, grid: Any, v_init: ComplexArray | None) -> ComplexArray:
         if v_init is not None:
-            return np.array(v_init, dtype=np.complex128)
+            return np.nan_to_num(np.array(v_init, dtype=np.complex128), nan=1.0)
         flat = np.ones(self.prepared.n_bus, dtype=np.complex128)
-        v_dc = self._grid.dc_pf(flat.copy(), self.settings.max_iterations, self.settings.tolerance_pu)
+        v_dc = grid.dc_pf(flat.copy(), self.settings.max_iterations, self.settings.tolerance_pu)
         if len(v_dc) == 0:
             return flat
-        return np.asarray(np.exp(1j * np.angle(v_dc)) * self._vm_setpoints(), dtype=np.complex128)
-
-    def _vm_setpoints(self) -> FloatArray:
         vm = np.ones(self.prepared.n_bus)
         vm[self.prepared.group_bus] = self.prepared.group_vm_set_pu
-        return vm
+        return np.asarray(np.exp(1j * np.angle(v_dc)) * vm, dtype=np.complex128)
 
     def solve(self, point: OperatingPoint, q_state: IntArray, v_init: ComplexArray | None) -> RawSolution:
         """Solve one operating point (see :class:`PowerFlowBackend`)."""
-        self._apply_gen_p(point.gen_p_mw)
-        self._apply_q_state(q_state)
-        self._apply_branch_outages(point.branch_out)
-        self._apply_facility(point)
-        start = self._start(v_init)
+        self.apply(point, q_state)
+        cut_off = self.islands.islanded(point.branch_out) if point.branch_out else None
+        grid = self.grid
+        if cut_off is not None and cut_off.any():
+            grid = self._isolated_copy(cut_off)
+        start = self._start(grid, v_init)
         try:
-            v = self._grid.ac_pf(start, self.settings.max_iterations, self.settings.tolerance_pu)
+            v = grid.ac_pf(start, self.settings.max_iterations, self.settings.tolerance_pu)
         except RuntimeError as exc:  # raised for structurally unsolvable states (e.g. no slack left)
             logger.debug("lightsim2grid_ac_pf_error error=%s", exc)
             v = np.zeros(0, dtype=np.complex128)
-        iterations = int(self._grid.get_algo().get_nb_iter())
+        iterations = int(grid.get_algo().get_nb_iter())
         if len(v) == 0:
             prep = self.prepared
             return RawSolution.diverged(n_bus=prep.n_bus, n_gen=len(prep.gen_ids), n_branch=prep.n_branch, iterations=iterations)
-        return self._collect(v, iterations)
+        return self._collect(grid, point, v, iterations, cut_off)
 
-    def _collect(self, v: ComplexArray, iterations: int) -> RawSolution:
-        grid = self._grid
-        v = v * np.exp(-1j * np.angle(v[self.prepared.slack_bus]))
+    def _collect(
+        self, grid: Any, point: OperatingPoint, v: ComplexArray, iterations: int, cut_off: np.ndarray | None
+    ) -> RawSolution:
+        prep = self.prepared
+        if cut_off is not None:
+            v = np.where(cut_off, np.nan, v)
+        v = v * np.exp(-1j * np.angle(v[angle_reference(prep, v)]))
+        # the result getters return views of lightsim2grid's buffers, which the next solve reuses or
+        # frees: copy them; switched-off generators keep stale values: use their schedule instead
         gen_p, gen_q, _, _ = grid.get_gen_res_full()
+        lost = cut_off[prep.gen_bus] if cut_off is not None else np.zeros(len(prep.gen_ids), dtype=bool)
+        lost[list(point.gen_out)] = True
+        on = self._gen_on & ~lost
+        pinned = ~self._gen_on & ~lost
+        gen_p_mw = np.where(on, np.array(gen_p, dtype=np.float64, copy=True), np.where(pinned, point.gen_p_mw, 0.0))
         line1, line2 = grid.get_line_res1_full(), grid.get_line_res2_full()
         trafo1, trafo2 = grid.get_trafo_res1_full(), grid.get_trafo_res2_full()
-        # the result getters return views of lightsim2grid's buffers, which the next solve reuses or
-        # frees: copy; switched-off generators keep stale values: zero them
-        switched_on = self._q_state[self.prepared.gen_group] == Q_FREE
-        gen_q_mvar = np.where(switched_on, np.array(gen_q, dtype=np.float64, copy=True), 0.0)
         return RawSolution(
             converged=True,
             v=v,
-            gen_q_mvar=gen_q_mvar,
-            slack_p_mw=float(gen_p[self.prepared.slack_gen]),
+            gen_q_mvar=np.where(on, np.array(gen_q, dtype=np.float64, copy=True), 0.0),
+            gen_p_mw=gen_p_mw,
+            slack_p_mw=float(gen_p_mw[prep.slack_gen]),
             p_from_mw=np.concatenate([line1[0], trafo1[0]]),
             q_from_mvar=np.concatenate([line1[1], trafo1[1]]),
             p_to_mw=np.concatenate([line2[0], trafo2[0]]),

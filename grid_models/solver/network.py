@@ -26,7 +26,7 @@ import pandas as pd
 
 from grid_models.errors import GridValidationError, ValidationIssue
 
-__all__ = ["FACILITY_LOAD_NAME", "PreparedNetwork", "prepare_network"]
+__all__ = ["FACILITY_LOAD_NAME", "PreparedNetwork", "group_reactive_limits", "prepare_network"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -257,3 +257,18 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
         **groups,  # type: ignore[arg-type]
         **branches,  # type: ignore[arg-type]
     )
+
+
+def group_reactive_limits(prepared: PreparedNetwork, gen_out: tuple[int, ...] = ()) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Reactive range of each regulator group without the generators in ``gen_out``.
+
+    Returns ``(qmin_mvar, qmax_mvar, fixed)``; ``fixed`` marks groups with no range left.
+    """
+    if not gen_out:
+        return prepared.group_qmin_mvar, prepared.group_qmax_mvar, prepared.group_fixed_q
+    out = np.asarray(gen_out, dtype=np.int64)
+    groups = prepared.gen_group[out]
+    n_groups = len(prepared.group_bus)
+    qmin = prepared.group_qmin_mvar - np.bincount(groups, weights=prepared.gen_qmin_mvar[out], minlength=n_groups)
+    qmax = prepared.group_qmax_mvar - np.bincount(groups, weights=prepared.gen_qmax_mvar[out], minlength=n_groups)
+    return qmin, qmax, np.asarray(np.abs(qmax - qmin) <= _FIXED_Q_TOL_MVAR, dtype=np.bool_)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grid_models.solver.network import PreparedNetwork
+from grid_models.solver.network import PreparedNetwork, group_reactive_limits
 from grid_models.solver.types import (
     Q_AT_MAX,
     Q_AT_MIN,
@@ -84,19 +84,23 @@ def next_q_state(
     vm_pu: FloatArray,
     settings: SolverSettings,
     allow_release: bool,
+    gen_out: tuple[int, ...] = (),
 ) -> IntArray:
     """One switching step: pin free regulators beyond a limit, release pinned ones (see module doc)."""
+    qmin, qmax, fixed = group_reactive_limits(prepared, gen_out)
     new = state.copy()
     free = state == Q_FREE
-    movable = ~prepared.group_is_slack & ~prepared.group_fixed_q
+    movable = ~prepared.group_is_slack & ~fixed
     tol = settings.q_tolerance_mvar
-    new[free & movable & (q_group_mvar > prepared.group_qmax_mvar + tol)] = Q_AT_MAX
-    new[free & movable & (q_group_mvar < prepared.group_qmin_mvar - tol)] = Q_AT_MIN
+    with np.errstate(invalid="ignore"):
+        new[free & movable & (q_group_mvar > qmax + tol)] = Q_AT_MAX
+        new[free & movable & (q_group_mvar < qmin - tol)] = Q_AT_MIN
     if allow_release:
         vm = vm_pu[prepared.group_bus]
         v_tol = settings.v_tolerance_pu
-        release_max = (state == Q_AT_MAX) & (vm > prepared.group_vm_set_pu + v_tol)
-        release_min = (state == Q_AT_MIN) & (vm < prepared.group_vm_set_pu - v_tol)
+        with np.errstate(invalid="ignore"):
+            release_max = (state == Q_AT_MAX) & (vm > prepared.group_vm_set_pu + v_tol)
+            release_min = (state == Q_AT_MIN) & (vm < prepared.group_vm_set_pu - v_tol)
         new[movable & (release_max | release_min)] = Q_FREE
     return new
 
@@ -112,6 +116,8 @@ def solve_with_q_limits(
     v_init: ComplexArray | None,
     settings: SolverSettings,
     adjust: Adjust | None = None,
+    visited: tuple[IntArray, ...] = (),
+    passes_done: int = 0,
 ) -> QLimitedSolution:
     """Solve ``point`` and settle the regulators' limits, starting from ``initial_state``.
 
@@ -120,11 +126,14 @@ def solve_with_q_limits(
     regulator state and the point are updated in the same pass, so a stage usually needs two
     solves. Each pass starts from the previous pass's voltages. Returns the last solve even when
     it did not converge (``solution.converged`` False) so callers can report it.
+
+    ``visited`` and ``passes_done`` continue a loop whose first passes ran elsewhere (the batch
+    contingency solver), so that both paths follow exactly the same sequence of states.
     """
     state = initial_state.copy()
-    seen: set[bytes] = {state.tobytes()}
+    seen: set[bytes] = {state.tobytes(), *(s.tobytes() for s in visited)}
     solution = backend.solve(point, state, v_init)
-    passes = 1
+    passes = passes_done + 1
     while solution.converged and passes < settings.max_q_passes:
         new_state = state
         if settings.enforce_q_limits:
@@ -135,6 +144,7 @@ def solve_with_q_limits(
                 vm_pu=solution.vm_pu,
                 settings=settings,
                 allow_release=passes < settings.max_q_passes // 2,
+                gen_out=point.gen_out,
             )
         new_point = adjust(point, solution) if adjust is not None else None
         state_changed = not np.array_equal(new_state, state)

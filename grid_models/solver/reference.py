@@ -14,9 +14,10 @@ import warnings
 import numpy as np
 import pandapower as pp
 
+from grid_models.solver.lightsim import angle_reference, group_limits
 from grid_models.solver.network import PreparedNetwork
+from grid_models.solver.topology import IslandFinder
 from grid_models.solver.types import (
-    Q_AT_MAX,
     Q_FREE,
     ComplexArray,
     IntArray,
@@ -37,20 +38,28 @@ class PandapowerBackend:
         self.prepared = prepared
         self.settings = settings or SolverSettings()
         self.net = copy.deepcopy(prepared.net)
+        self.islands = IslandFinder(prepared)
+        self._bus_in_service = self.net.bus.in_service.to_numpy(dtype=bool).copy()
         self._n_lines = len(self.net.line)
 
     def _apply(self, point: OperatingPoint, q_state: IntArray) -> None:
         prep, net = self.prepared, self.net
-        gen_in = (q_state == Q_FREE)[prep.gen_group]
+        in_group = np.ones(len(prep.gen_ids), dtype=bool)
+        in_group[list(point.gen_out)] = False
         net.gen["p_mw"] = point.gen_p_mw
-        net.gen["in_service"] = gen_in
-        group_p = np.bincount(prep.gen_group, weights=point.gen_p_mw, minlength=len(prep.group_bus))
-        limits = np.where(q_state == Q_AT_MAX, prep.group_qmax_mvar, prep.group_qmin_mvar)
+        net.gen["in_service"] = (q_state == Q_FREE)[prep.gen_group] & in_group
+        weights = np.zeros(len(prep.gen_ids)) if point.slack_weights is None else point.slack_weights
+        net.gen["slack_weight"] = weights
+        group_p = np.bincount(prep.gen_group, weights=np.where(in_group, point.gen_p_mw, 0.0), minlength=len(prep.group_bus))
         pinned = q_state != Q_FREE
         net.sgen.loc[prep.group_sgen, "p_mw"] = np.where(pinned, group_p, 0.0)
-        net.sgen.loc[prep.group_sgen, "q_mvar"] = np.where(pinned, limits, 0.0)
+        net.sgen.loc[prep.group_sgen, "q_mvar"] = group_limits(prep, q_state, point.gen_out)
         branch_in = prep.branch_in_service.copy()
         branch_in[list(point.branch_out)] = False
+        cut_off = self.islands.islanded(point.branch_out) if point.branch_out else np.zeros(prep.n_bus, dtype=bool)
+        net.bus["in_service"] = self._bus_in_service & ~cut_off  # like lightsim2grid: buses cut off are dropped
+        net.gen["slack"] = False
+        net.gen.loc[net.gen.index[self._reference(point, cut_off)], "slack"] = True
         net.line["in_service"] = branch_in[: self._n_lines]
         net.trafo["in_service"] = branch_in[self._n_lines :]
         has_facility = point.facility_bus >= 0
@@ -58,6 +67,16 @@ class PandapowerBackend:
         net.load.loc[load, "bus"] = max(point.facility_bus, 0)
         net.load.loc[load, "p_mw"] = point.facility_p_mw if has_facility else 0.0
         net.load.loc[load, "q_mvar"] = point.facility_q_mvar if has_facility else 0.0
+
+    def _reference(self, point: OperatingPoint, cut_off: np.ndarray) -> int:
+        """The angle-reference machine: the slack generator, or the largest participant left."""
+        prep = self.prepared
+        if prep.slack_gen not in point.gen_out and not cut_off[prep.gen_bus[prep.slack_gen]]:
+            return prep.slack_gen
+        weights = np.zeros(len(prep.gen_ids)) if point.slack_weights is None else point.slack_weights.copy()
+        weights[list(point.gen_out)] = -1.0
+        weights[cut_off[prep.gen_bus]] = -1.0
+        return int(np.argmax(weights))
 
     def solve(self, point: OperatingPoint, q_state: IntArray, v_init: ComplexArray | None) -> RawSolution:
         """Solve one operating point (see :class:`PowerFlowBackend`)."""
@@ -78,24 +97,30 @@ class PandapowerBackend:
                     tolerance_mva=self.settings.tolerance_pu * self.net.sn_mva,
                     max_iteration=self.settings.max_iterations,
                     numba=True,
+                    distributed_slack=point.slack_weights is not None,
                     **init,
                 )
         except pp.LoadflowNotConverged:
             prep = self.prepared
             return RawSolution.diverged(n_bus=prep.n_bus, n_gen=len(prep.gen_ids), n_branch=prep.n_branch, iterations=0)
-        return self._collect()
+        return self._collect(point)
 
-    def _collect(self) -> RawSolution:
-        net = self.net
+    def _collect(self, point: OperatingPoint) -> RawSolution:
+        net, prep = self.net, self.prepared
         vm = net.res_bus.vm_pu.to_numpy(dtype=np.float64)
         va = np.deg2rad(net.res_bus.va_degree.to_numpy(dtype=np.float64))
-        v = vm * np.exp(1j * (va - va[self.prepared.slack_bus]))
-        res_line, res_trafo = net.res_line, net.res_trafo
+        v = vm * np.exp(1j * va)
+        v = v * np.exp(-1j * np.angle(v[angle_reference(prep, v)]))
+        res_line, res_trafo = net.res_line.fillna(0.0), net.res_trafo.fillna(0.0)
+        energised = np.isfinite(vm[prep.gen_bus]) & ~np.isin(np.arange(len(prep.gen_ids)), point.gen_out)
+        on = net.gen.in_service.to_numpy(dtype=bool) & energised
+        gen_p = np.where(on, net.res_gen.p_mw.to_numpy(dtype=np.float64), np.where(energised, point.gen_p_mw, 0.0))
         return RawSolution(
             converged=True,
-            v=np.nan_to_num(v, nan=0.0),
-            gen_q_mvar=net.res_gen.q_mvar.fillna(0.0).to_numpy(dtype=np.float64),
-            slack_p_mw=float(net.res_gen.p_mw.iloc[self.prepared.slack_gen]),
+            v=v,
+            gen_q_mvar=np.where(on, net.res_gen.q_mvar.to_numpy(dtype=np.float64), 0.0),
+            gen_p_mw=gen_p,
+            slack_p_mw=float(gen_p[prep.slack_gen]),
             p_from_mw=np.concatenate([res_line.p_from_mw, res_trafo.p_hv_mw]),
             q_from_mvar=np.concatenate([res_line.q_from_mvar, res_trafo.q_hv_mvar]),
             p_to_mw=np.concatenate([res_line.p_to_mw, res_trafo.p_lv_mw]),

@@ -54,6 +54,8 @@ class OperatingPoint:
         facility_p_mw / facility_q_mvar: the facility's demand.
         branch_out: branch positions switched out (contingencies).
         gen_out: generator positions switched out (contingencies).
+        slack_weights: per generator, the share of any power imbalance it takes (a distributed
+            slack, used for the response to an outage); ``None``: the slack generator alone.
     """
 
     gen_p_mw: FloatArray
@@ -62,18 +64,22 @@ class OperatingPoint:
     facility_q_mvar: float = 0.0
     branch_out: tuple[int, ...] = ()
     gen_out: tuple[int, ...] = ()
+    slack_weights: FloatArray | None = None
 
 
 @dataclass
 class RawSolution:
     """One solve's result, by position; angles are relative to the slack bus.
 
-    When ``converged`` is False the arrays hold NaN.
+    When ``converged`` is False the arrays hold NaN. Buses cut off from the slack bus by an
+    outage hold NaN voltages and their branches zero flow; ``slack_p_mw`` is the output of the
+    slack generator (with a distributed slack, of the reference generator).
     """
 
     converged: bool
     v: ComplexArray
     gen_q_mvar: FloatArray
+    gen_p_mw: FloatArray
     slack_p_mw: float
     p_from_mw: FloatArray
     q_from_mvar: FloatArray
@@ -89,6 +95,7 @@ class RawSolution:
             converged=False,
             v=np.full(n_bus, np.nan, dtype=np.complex128),
             gen_q_mvar=np.full(n_gen, np.nan),
+            gen_p_mw=np.full(n_gen, np.nan),
             slack_p_mw=float("nan"),
             p_from_mw=np.full(n_branch, np.nan),
             q_from_mvar=np.full(n_branch, np.nan),

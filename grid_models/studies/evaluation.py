@@ -13,8 +13,8 @@ from grid_models.studies.power_flow import StageSolve
 __all__ = ["actual_generation_mw", "branch_flow_mva", "branch_loading_percent", "evaluate_stage", "monitored_buses"]
 
 # Beyond-limit margins: a bus regulated exactly at 1.05 pu (a set-point) is not an overvoltage.
-_VM_MARGIN_PU = 1e-4
-_LOADING_MARGIN_PERCENT = 0.01
+VM_MARGIN_PU = 1e-4
+LOADING_MARGIN_PERCENT = 0.01
 _MOVED_MW = 0.1  # the slack unit ends within the dispatch loop's tolerance (0.05 MW) of its schedule
 
 
@@ -41,9 +41,9 @@ def monitored_buses(prepared: PreparedNetwork, criteria: Criteria) -> BoolArray:
 
 def actual_generation_mw(prepared: PreparedNetwork, stage: StageSolve) -> FloatArray:
     """Active output per generator: the schedule, with the slack unit at its solved output."""
-    output = stage.gen_p_mw.copy()
-    output[prepared.slack_gen] = stage.solution.slack_p_mw
-    return output
+    if stage.solution.converged:
+        return stage.solution.gen_p_mw.copy()
+    return stage.gen_p_mw.copy()
 
 
 def _status(is_base: bool, base_violated: bool, attributable: bool) -> ViolationStatus:
@@ -61,9 +61,9 @@ def _voltage_violations(
     watched = monitored_buses(prepared, criteria)
     out: list[BusViolation] = []
     for limit, sign in ((criteria.vm_min_pu, -1.0), (criteria.vm_max_pu, 1.0)):
-        beyond = watched & (sign * (vm - limit) > _VM_MARGIN_PU)
+        beyond = watched & (sign * (vm - limit) > VM_MARGIN_PU)
         for bus in np.flatnonzero(beyond):
-            base_beyond = bool(sign * (base_vm[bus] - limit) > _VM_MARGIN_PU)
+            base_beyond = bool(sign * (base_vm[bus] - limit) > VM_MARGIN_PU)
             worse = bool(sign * (vm[bus] - base_vm[bus]) >= max(criteria.worsened_vm_pu, 1e-9))
             out.append(
                 BusViolation(
@@ -101,7 +101,7 @@ def _thermal_violations(
 ) -> list[BranchViolation]:
     limit = criteria.normal_loading_max_percent
     out = []
-    for position in np.flatnonzero(np.nan_to_num(loading) > limit + _LOADING_MARGIN_PERCENT):
+    for position in np.flatnonzero(np.nan_to_num(loading) > limit + LOADING_MARGIN_PERCENT):
         base_value = float(base_loading[position])
         out.append(
             BranchViolation(
@@ -114,7 +114,7 @@ def _thermal_violations(
                 base_loading_percent=None if is_base else base_value,
                 status=_status(
                     is_base,
-                    base_value > limit + _LOADING_MARGIN_PERCENT,
+                    base_value > limit + LOADING_MARGIN_PERCENT,
                     float(loading[position]) - base_value >= max(criteria.worsened_loading_percent, 1e-9),
                 ),
             )

@@ -1,0 +1,147 @@
+"""Many branch outages at once: lightsim2grid's multi-threaded C++ contingency analysis.
+
+The batch solves every outage from the same pre-contingency state (set-points, generators pinned
+at reactive limits, slack participation) without rebuilding the Jacobian structure per outage,
+and solves outages that cut buses off on the slack bus's component. It does not move reactive
+limits, so each row also reports whether a free regulator went beyond its capability or a
+pinned one would be released: those rows must be solved again one by one (the caller does).
+Rows are produced in chunks so that memory stays bounded on large grids.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from grid_models.solver.lightsim import LightSimBackend
+from grid_models.solver.types import Q_AT_MAX, Q_AT_MIN, Q_FREE, ComplexArray, IntArray, OperatingPoint
+
+__all__ = ["BatchChunk", "BranchAdmittances", "branch_flows", "run_branch_batch"]
+
+logger = logging.getLogger(__name__)
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class BranchAdmittances:
+    """Per-branch two-port admittances (pu on the net's ``sn_mva``), lines then transformers."""
+
+    y11: ComplexArray
+    y12: ComplexArray
+    y21: ComplexArray
+    y22: ComplexArray
+
+    @classmethod
+    def from_grid(cls, grid: Any) -> BranchAdmittances:
+        """Read them off a lightsim2grid ``LSGrid``."""
+        branches = list(grid.get_lines()) + list(grid.get_trafos())
+        y = np.array([[b.yac_11, b.yac_12, b.yac_21, b.yac_22] for b in branches], dtype=np.complex128).reshape(-1, 4)
+        return cls(y[:, 0], y[:, 1], y[:, 2], y[:, 3])
+
+
+def branch_flows(
+    v: ComplexArray, admittances: BranchAdmittances, branch_from: IntArray, branch_to: IntArray, sn_mva: float
+) -> tuple[ComplexArray, ComplexArray]:
+    """Complex power entering each branch at both ends (MVA), for one or many voltage vectors (rows)."""
+    v_from, v_to = v[..., branch_from], v[..., branch_to]
+    s_from = v_from * np.conj(admittances.y11 * v_from + admittances.y12 * v_to) * sn_mva
+    s_to = v_to * np.conj(admittances.y21 * v_from + admittances.y22 * v_to) * sn_mva
+    return s_from, s_to
+
+
+@dataclass
+class BatchChunk:
+    """Results of a chunk of branch outages (one row per outage)."""
+
+    positions: IntArray
+    converged: BoolArray
+    v: ComplexArray  # rows x buses; NaN for buses cut off or rows that did not converge
+    needs_exact: BoolArray  # reactive limits would move: solve the row again one by one
+    suggested_q_state: IntArray  # rows x groups: the pre-contingency state with the batch's switches applied
+
+
+def _pin_from_violations(states: IntArray, chunk_rows: list[list[Any]], group_of_bus: IntArray, tolerance_mvar: float) -> None:
+    """Pin the free regulators lightsim2grid reports beyond their capability (LOW_Q / HIGH_Q)."""
+    import lightsim2grid.lightsim2grid_cpp as ls
+
+    side = {ls.LimitViolationType.LOW_Q: Q_AT_MIN, ls.LimitViolationType.HIGH_Q: Q_AT_MAX}
+    for row, violations in enumerate(chunk_rows):
+        for violation in violations:
+            group = group_of_bus[violation.element_id] if violation.violation_type in side else -1
+            if group >= 0 and abs(violation.value - violation.limit) > tolerance_mvar:
+                states[row, group] = side[violation.violation_type]
+
+
+def _release(backend: LightSimBackend, states: IntArray, v: ComplexArray, q_state: IntArray, v_tolerance_pu: float) -> None:
+    """Release the pinned regulators whose voltage moved to the side where they need less than their limit."""
+    prep = backend.prepared
+    vm = np.abs(v[:, prep.group_bus])
+    movable = ~prep.group_is_slack & ~prep.group_fixed_q
+    with np.errstate(invalid="ignore"):
+        high = movable & (q_state == Q_AT_MAX) & (vm > prep.group_vm_set_pu + v_tolerance_pu)
+        low = movable & (q_state == Q_AT_MIN) & (vm < prep.group_vm_set_pu - v_tolerance_pu)
+    states[high | low] = Q_FREE
+
+
+def _row_order(defaults: list[list[int]], chunk: IntArray) -> IntArray:
+    """Row of the analysis holding each outage of ``chunk`` (the analysis may reorder them)."""
+    row_of = {int(outage[0]): row for row, outage in enumerate(defaults)}
+    return np.array([row_of[int(p)] for p in chunk], dtype=np.int64)
+
+
+def _new_analysis(backend: LightSimBackend, threads: int) -> Any:
+    import lightsim2grid.lightsim2grid_cpp as ls
+
+    analysis = ls.ContingencyAnalysisCPP(backend.grid.copy(), False)
+    analysis.nb_thread = threads
+    analysis.handle_disconnected_grid = True
+    analysis.compute_physical_violations = True
+    return analysis
+
+
+def run_branch_batch(
+    backend: LightSimBackend,
+    point: OperatingPoint,
+    *,
+    q_state: IntArray,
+    v_init: ComplexArray,
+    positions: IntArray,
+    q_tolerance_mvar: float,
+    threads: int = 2,
+    chunk_rows: int = 512,
+) -> Iterator[BatchChunk]:
+    """Solve the outage of each branch in ``positions`` from the state ``point``/``q_state``.
+
+    Yields chunks in the order of ``positions``. ``q_tolerance_mvar`` is the reactive excess a
+    free regulator may show before its row is flagged for an exact solve.
+    """
+    prep = backend.prepared
+    backend.apply(point, q_state)
+    free_group = (q_state == Q_FREE) & ~prep.group_is_slack & ~prep.group_fixed_q
+    group_of_bus = np.full(prep.n_bus, -1, dtype=np.int64)
+    group_of_bus[prep.group_bus[free_group]] = np.flatnonzero(free_group)
+    analysis = _new_analysis(backend, threads)
+    start = np.nan_to_num(v_init, nan=1.0)
+    for first in range(0, len(positions), chunk_rows):
+        chunk = positions[first : first + chunk_rows]
+        analysis.add_multiple_n1([int(p) for p in chunk])
+        analysis.compute(start.copy(), backend.settings.max_iterations, backend.settings.tolerance_pu)
+        order = _row_order(analysis.my_defaults(), chunk)
+        converged = np.array(analysis.converged_mask(), dtype=bool)[order]
+        v = np.array(analysis.get_voltages(), dtype=np.complex128, copy=True)[order]
+        v = v * np.exp(-1j * np.angle(v[:, [prep.slack_bus]]))
+        v[np.abs(v) == 0] = np.nan
+        v[~converged] = np.nan
+        physical = analysis.get_physical_violations()
+        states = np.tile(q_state, (len(chunk), 1))
+        _pin_from_violations(states, [physical[row] for row in order], group_of_bus, q_tolerance_mvar)
+        _release(backend, states, v, q_state, backend.settings.v_tolerance_pu)
+        trouble = (states != q_state).any(axis=1)
+        analysis.remove_multiple_n1([int(p) for p in chunk])
+        yield BatchChunk(positions=chunk, converged=converged, v=v, needs_exact=trouble & converged, suggested_q_state=states)
