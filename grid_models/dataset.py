@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
 from grid_models.solver.network import PreparedNetwork
 from grid_models.solver.qlimits import generator_q_mvar
+from grid_models.studies.contingency_study import ContingencyRun
 from grid_models.studies.evaluation import actual_generation_mw, branch_loading_percent
 from grid_models.studies.power_flow import StageSolve
 
@@ -75,7 +79,38 @@ def _variables(
     }
 
 
-def build_dataset(prepared: PreparedNetwork, solves: list[StageSolve], *, attrs: dict[str, str]) -> xr.Dataset:
+def _contingency_variables(run: ContingencyRun, stages: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per stage and contingency: convergence, worst loading (% of emergency rating), voltage extremes."""
+    n_stage, n_cont = len(stages), len(run.contingencies)
+    worst = np.full((n_stage, n_cont), np.nan)
+    vmin, vmax = np.full((n_stage, n_cont), np.nan), np.full((n_stage, n_cont), np.nan)
+    converged = np.zeros((n_stage, n_cont), dtype=np.int8)
+    for i, stage in enumerate(stages):
+        table = run.tables.get(int(stage))
+        if table is None:
+            continue
+        converged[i] = table.converged
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows (no solution) stay NaN
+            worst[i] = np.nanmax(table.loading_percent, axis=1)
+            vmin[i], vmax[i] = np.nanmin(table.vm_pu, axis=1), np.nanmax(table.vm_pu, axis=1)
+    dims = ("stage", "contingency")
+    data = {
+        "n1_converged": (dims, converged, {"long_name": "1 if the post-contingency power flow converged"}),
+        "n1_worst_loading_percent": (dims, worst, {"long_name": "highest loading in % of emergency rating", "units": "%"}),
+        "n1_min_vm_pu": (dims, vmin, {"units": "pu"}),
+        "n1_max_vm_pu": (dims, vmax, {"units": "pu"}),
+    }
+    coords = {
+        "contingency": ("contingency", np.array([c.label for c in run.contingencies], dtype=str)),
+        "contingency_name": ("contingency", np.array([c.name for c in run.contingencies], dtype=str)),
+    }
+    return data, coords
+
+
+def build_dataset(
+    prepared: PreparedNetwork, solves: list[StageSolve], *, attrs: dict[str, str], contingency: ContingencyRun | None = None
+) -> xr.Dataset:
     """Dataset of every solved stage (stage 0 = base case); non-converged stages hold NaN."""
     data_vars: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = dict(_variables(prepared, solves))
     data_vars["converged"] = (
@@ -83,6 +118,11 @@ def build_dataset(prepared: PreparedNetwork, solves: list[StageSolve], *, attrs:
         np.array([s.converged for s in solves], dtype=np.int8),
         {"long_name": "1 if the power flow converged"},
     )
-    dataset = xr.Dataset(data_vars=data_vars, coords=_coords(prepared, solves))
+    coords: dict[str, Any] = dict(_coords(prepared, solves))
+    if contingency is not None:
+        n1_vars, n1_coords = _contingency_variables(contingency, np.array([s.index for s in solves]))
+        data_vars.update(n1_vars)
+        coords.update(n1_coords)
+    dataset = xr.Dataset(data_vars=data_vars, coords=coords)
     dataset.attrs.update({"Conventions": "CF-1.8", **attrs})
     return dataset

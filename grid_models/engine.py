@@ -9,25 +9,31 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import pandapower as pp
 
+from grid_models.analysis_results import HostingCapacityResult, LoadLossResult
 from grid_models.catalog.summary import resolve_bus
 from grid_models.dataset import build_dataset
 from grid_models.errors import StudySpecError
 from grid_models.facility import StageLoad, facility_defaults, stage_load
 from grid_models.grid import Grid
 from grid_models.provenance import gridimpact_version, library_versions, platform_name, python_version
-from grid_models.results import GridInfo, PoiInfo, Provenance, StageResult, StudyResult
+from grid_models.results import Finding, GridInfo, PoiInfo, Provenance, StageResult, StudyResult
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import PreparedNetwork, prepare_network
 from grid_models.solver.types import PowerFlowBackend, SolverSettings
-from grid_models.spec import StudySpec
+from grid_models.spec import ContingencyOptions, StudySpec
+from grid_models.studies.contingency import build_contingencies, run_contingencies
+from grid_models.studies.contingency_study import ContingencyRun, contingency_findings, run_contingency_analysis
 from grid_models.studies.evaluation import evaluate_stage
 from grid_models.studies.findings import power_flow_findings
-from grid_models.studies.power_flow import StageSolve, dispatch_context, solve_base_case, solve_stage
+from grid_models.studies.hosting_capacity import N1Inputs, hosting_findings, run_hosting_capacity
+from grid_models.studies.load_loss import load_loss_findings, run_load_loss
+from grid_models.studies.power_flow import DispatchContext, StageSolve, dispatch_context, solve_base_case, solve_stage
+from grid_models.studies.study_area import select_study_area
 
 __all__ = ["ProgressCallback", "run_study", "solver_settings"]
 
@@ -115,11 +121,102 @@ def _solve_all(
     context = dispatch_context(backend.prepared, base, spec.dispatch)
     previous = base
     for number, load in enumerate(loads, start=1):
-        progress(0.05 + 0.85 * (number - 1) / len(loads), f"stage {number}/{len(loads)}: {load.label} ({load.p_mw:,.0f} MW)")
+        progress(0.05 + 0.3 * (number - 1) / len(loads), f"stage {number}/{len(loads)}: {load.label} ({load.p_mw:,.0f} MW)")
         stage = solve_stage(backend, index=number, load=load, previous=previous, context=context, settings=settings)
         solves.append(stage)
         previous = stage if stage.converged else previous
     return solves
+
+
+@dataclass
+class _Extra:
+    contingency: ContingencyRun | None = None
+    hosting: HostingCapacityResult | None = None
+    load_loss: LoadLossResult | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _run_analyses(
+    backend: LightSimBackend, solves: list[StageSolve], spec: StudySpec, *, settings: SolverSettings, progress: ProgressCallback
+) -> _Extra:
+    """The optional analyses that sit on the staged power flow."""
+    extra = _Extra()
+    base = solves[0]
+    if not base.converged:
+        return extra
+    context = dispatch_context(backend.prepared, base, spec.dispatch)
+    options = spec.analyses
+    if options.contingency is not None:
+        extra.contingency = run_contingency_analysis(
+            backend,
+            solves,
+            context=context,
+            options=options.contingency,
+            criteria=spec.criteria,
+            settings=settings,
+            progress=lambda fraction, step: progress(0.35 + 0.45 * fraction, step),
+        )
+        extra.findings.extend(contingency_findings(extra.contingency.result))
+    if options.hosting_capacity is not None:
+        progress(0.8, "hosting capacity")
+        extra.hosting = _hosting(backend, solves, spec, context=context, settings=settings, contingency=extra.contingency)
+        largest = max((s for s in solves[1:] if s.load is not None), key=lambda s: s.load.p_mw if s.load else 0.0, default=None)
+        if largest is not None and largest.load is not None:
+            extra.findings.extend(
+                hosting_findings(extra.hosting, largest_stage_mw=largest.load.p_mw, largest_label=largest.load.label)
+            )
+    if options.load_loss is not None:
+        progress(0.95, "load-loss event")
+        extra.load_loss = run_load_loss(backend, solves, context=context, criteria=spec.criteria, settings=settings)
+        extra.findings.extend(load_loss_findings(extra.load_loss))
+    return extra
+
+
+def _n1_inputs(
+    backend: LightSimBackend,
+    base: StageSolve,
+    spec: StudySpec,
+    *,
+    context: DispatchContext,
+    settings: SolverSettings,
+    contingency: ContingencyRun | None,
+) -> N1Inputs:
+    """The outages the N-1 hosting-capacity search uses: the contingency analysis's, or the default study area's."""
+    options = spec.analyses.contingency or ContingencyOptions()
+    if contingency is not None and 0 in contingency.tables:
+        return N1Inputs(contingency.contingencies, contingency.tables[0], options)
+    area = select_study_area(backend, base=base, context=context, options=options.study_area)
+    contingencies = build_contingencies(backend.prepared, area, options)
+    table = run_contingencies(
+        backend, stage=base, contingencies=contingencies, eligible=context.eligible, options=options, settings=settings
+    )
+    return N1Inputs(contingencies, table, options)
+
+
+def _hosting(
+    backend: LightSimBackend,
+    solves: list[StageSolve],
+    spec: StudySpec,
+    *,
+    context: DispatchContext,
+    settings: SolverSettings,
+    contingency: ContingencyRun | None,
+) -> HostingCapacityResult:
+    options = spec.analyses.hosting_capacity
+    assert options is not None
+    n1 = _n1_inputs(backend, solves[0], spec, context=context, settings=settings, contingency=contingency) if options.n1 else None
+    loads = [s.load.p_mw for s in solves[1:] if s.load is not None]
+    return run_hosting_capacity(
+        backend,
+        base=solves[0],
+        context=context,
+        options=options,
+        criteria=spec.criteria,
+        params=spec.facility,
+        settings=settings,
+        largest_stage_mw=max(loads, default=0.0),
+        n1=n1,
+    )
 
 
 def run_study(spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: ProgressCallback | None = None) -> StudyResult:
@@ -148,13 +245,15 @@ def run_study(spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: Progre
     settings = solver_settings(spec)
     backend = LightSimBackend(prepared, settings)
     solves = _solve_all(backend, spec, poi=poi, loads=loads, settings=settings, progress=report)
-    report(0.92, "checking criteria and writing findings")
     results = [
         evaluate_stage(prepared, s, solves[0], criteria=spec.criteria, top_branches=spec.analyses.power_flow.top_branches)
         for s in solves
     ]
     stages: list[StageResult] = results[1:]
     findings = power_flow_findings(results[0], stages, poi=poi_info, criteria=spec.criteria)
+    extra = _run_analyses(backend, solves, spec, settings=settings, progress=report)
+    findings.extend(extra.findings)
+    report(0.97, "writing the result")
     provenance = Provenance(
         input_hash=spec.input_hash(),
         grid_checksum=grid.checksum,
@@ -174,6 +273,9 @@ def run_study(spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: Progre
         poi=poi_info,
         base_case=results[0],
         stages=stages,
+        contingency=extra.contingency.result if extra.contingency else None,
+        hosting_capacity=extra.hosting,
+        load_loss=extra.load_loss,
         findings=findings,
         assumptions=_assumptions(spec, settings),
         provenance=provenance,
@@ -184,6 +286,6 @@ def run_study(spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: Progre
         "grid_checksum": grid.checksum,
         "input_hash": provenance.input_hash,
     }
-    result.attach_dataset(build_dataset(prepared, solves, attrs=attrs))
+    result.attach_dataset(build_dataset(prepared, solves, attrs=attrs, contingency=extra.contingency))
     report(1.0, "done")
     return result

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from grid_models.analysis_results import ContingencyAnalysisResult, HostingCapacityResult, LoadLossResult
 from grid_models.facility import GpuModel
 from grid_models.spec import StudySpec
 
@@ -218,6 +219,9 @@ class StudyResult(BaseModel):
     poi: PoiInfo
     base_case: StageResult
     stages: list[StageResult]
+    contingency: ContingencyAnalysisResult | None = None
+    hosting_capacity: HostingCapacityResult | None = None
+    load_loss: LoadLossResult | None = None
     findings: list[Finding]
     assumptions: list[str]
     provenance: Provenance

@@ -18,12 +18,17 @@ from grid_models.studies.dispatch import DispatchOptions
 
 __all__ = [
     "AnalysesSpec",
+    "ContingencyOptions",
     "Criteria",
     "GridRef",
+    "HostingCapacityOptions",
     "InitialVoltage",
+    "LoadLossOptions",
     "PowerFlowOptions",
     "SiteSpec",
     "SolverOptions",
+    "StudyAreaMode",
+    "StudyAreaOptions",
     "StudySpec",
 ]
 
@@ -134,12 +139,74 @@ class PowerFlowOptions(BaseModel):
     top_branches: int = Field(10, ge=0, le=200, description="branches listed per stage by loading increase")
 
 
+class StudyAreaMode(StrEnum):
+    """Which elements the contingency analysis outages."""
+
+    SENSITIVITY = "sensitivity"  # elements whose flow or voltage responds to the POI demand
+    WHOLE_GRID = "whole_grid"
+
+
+class StudyAreaOptions(BaseModel):
+    """Automatic study-area selection: a finite-difference probe of the POI demand."""
+
+    model_config = _STRICT
+
+    mode: StudyAreaMode = StudyAreaMode.SENSITIVITY
+    flow_sensitivity_min: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="a branch is in the study area when its active flow changes by at least this many MW per MW of facility "
+        "demand (gridimpact default: the 5 % distribution-factor cut-off common in transmission planning; not from REFERENCE.md)",
+    )
+    voltage_sensitivity_min_pu_per_100mw: float = Field(
+        0.005,
+        gt=0,
+        le=1,
+        description="a bus is in the study area when its voltage moves at least this much per 100 MW (gridimpact default)",
+    )
+    probe_mw: float = Field(50.0, gt=0, le=2000, description="size of the demand step used to measure the sensitivities, MW")
+
+
+class ContingencyOptions(BaseModel):
+    """N-1 contingency analysis, NERC TPL-001 P1 style: single outages of lines, transformers, generators."""
+
+    model_config = _STRICT
+
+    study_area: StudyAreaOptions = Field(default_factory=StudyAreaOptions)
+    branches: bool = Field(True, description="outage each line and transformer of the study area")
+    generators: bool = Field(True, description="outage each generator of the study area")
+    max_contingencies: int = Field(
+        20_000, ge=1, le=200_000, description="refuse larger contingency lists instead of running for hours"
+    )
+    threads: int = Field(2, ge=1, le=64, description="threads of the batch solver")
+
+
+class HostingCapacityOptions(BaseModel):
+    """Largest demand the POI can take before the first N-0 violation, N-1 violation and voltage collapse."""
+
+    model_config = _STRICT
+
+    max_mw: float = Field(5000.0, gt=0, le=50_000, description="upper end of the search")
+    resolution_mw: float = Field(1.0, ge=0.1, le=100, description="bisection stops when the bracket is this narrow")
+    n1: bool = Field(True, description="also search the N-1-secure limit (runs the study-area contingencies at each step)")
+
+
+class LoadLossOptions(BaseModel):
+    """Sudden loss of the whole facility (cf. 10 Jul 2024, Virginia, ~1,500 MW)."""
+
+    model_config = _STRICT
+
+
 class AnalysesSpec(BaseModel):
-    """Which analyses run, with their options."""
+    """Which analyses run, with their options (an omitted optional analysis does not run)."""
 
     model_config = _STRICT
 
     power_flow: PowerFlowOptions = Field(default_factory=PowerFlowOptions)
+    contingency: ContingencyOptions | None = None
+    hosting_capacity: HostingCapacityOptions | None = None
+    load_loss: LoadLossOptions | None = None
 
 
 class StudySpec(BaseModel):

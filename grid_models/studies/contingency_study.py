@@ -1,0 +1,205 @@
+"""The N-1 analysis of a study: study area, outages of the base case and of every stage, findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from grid_models.analysis_results import ContingencyAnalysisResult, ContingencyStageResult, ContingencyStatus, StudyAreaInfo
+from grid_models.results import Finding, Severity
+from grid_models.solver.lightsim import LightSimBackend
+from grid_models.solver.types import SolverSettings
+from grid_models.spec import ContingencyOptions, Criteria, StudyAreaMode
+from grid_models.studies.contingency import Contingency, OutageTable, build_contingencies, run_contingencies
+from grid_models.studies.contingency_evaluation import evaluate_contingencies
+from grid_models.studies.power_flow import DispatchContext, StageSolve
+from grid_models.studies.study_area import StudyArea, select_study_area
+
+__all__ = ["N1_CRITERIA", "RESPONSE", "ContingencyRun", "contingency_findings", "run_contingency_analysis"]
+
+RESPONSE = (
+    "generation schedule kept; lost generation, cut-off load and the change in losses shared by the dispatchable units "
+    "in proportion to their headroom; reactive limits enforced"
+)
+N1_CRITERIA = (
+    "post-contingency voltage {low:.2f}-{high:.2f} pu (ATC criteria), loading <= {limit:.0f} % of emergency rating "
+    "(NERC TPL-001 P1)"
+)
+
+
+@dataclass
+class ContingencyRun:
+    """What the N-1 analysis computed, for results, findings and the dataset."""
+
+    area: StudyArea
+    contingencies: list[Contingency]
+    tables: dict[int, OutageTable]
+    result: ContingencyAnalysisResult
+
+
+def _area_info(area: StudyArea, options: ContingencyOptions) -> StudyAreaInfo:
+    sensitivity = area.mode is StudyAreaMode.SENSITIVITY
+    opts = options.study_area
+    return StudyAreaInfo(
+        mode=area.mode.value,
+        branches=int(area.branches.sum()),
+        generators=int(area.generators.sum()),
+        buses=int(area.buses.sum()),
+        flow_sensitivity_min=opts.flow_sensitivity_min if sensitivity else None,
+        voltage_sensitivity_min_pu_per_100mw=opts.voltage_sensitivity_min_pu_per_100mw if sensitivity else None,
+        probe_mw=opts.probe_mw if sensitivity else None,
+    )
+
+
+def run_contingency_analysis(
+    backend: LightSimBackend,
+    solves: list[StageSolve],
+    *,
+    context: DispatchContext,
+    options: ContingencyOptions,
+    criteria: Criteria,
+    settings: SolverSettings,
+    progress: Callable[[float, str], None],
+) -> ContingencyRun:
+    """Run the outages of the study area on the base case (``solves[0]``) and on every solved stage."""
+    prepared = backend.prepared
+    area = select_study_area(backend, base=solves[0], context=context, options=options.study_area)
+    contingencies = build_contingencies(prepared, area, options)
+    tables: dict[int, OutageTable] = {}
+    results: list[ContingencyStageResult] = []
+    runnable = [s for s in solves if s.converged]
+    for number, stage in enumerate(runnable):
+        label = stage.load.label if stage.load else "base case"
+        progress(number / len(runnable), f"N-1: {len(contingencies)} outages, {label}")
+        table = run_contingencies(
+            backend, stage=stage, contingencies=contingencies, eligible=context.eligible, options=options, settings=settings
+        )
+        tables[stage.index] = table
+        base_table = tables.get(0) if stage.index else None
+        results.append(evaluate_contingencies(prepared, table, base_table=base_table, stage=stage, criteria=criteria))
+    result = ContingencyAnalysisResult(
+        study_area=_area_info(area, options),
+        contingencies=len(contingencies),
+        criteria=N1_CRITERIA.format(
+            low=criteria.post_contingency_vm_min_pu,
+            high=criteria.post_contingency_vm_max_pu,
+            limit=criteria.emergency_loading_max_percent,
+        ),
+        response=RESPONSE,
+        stages=results,
+    )
+    return ContingencyRun(area=area, contingencies=contingencies, tables=tables, result=result)
+
+
+_MAX_PER_STAGE = 10
+
+
+def _name(stage: ContingencyStageResult) -> str:
+    return f"{stage.label} ({stage.facility_p_mw:,.0f} MW)"
+
+
+def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
+    found = [
+        Finding(
+            severity=Severity.INFO,
+            category="contingency",
+            stage_index=stage.stage_index,
+            stage=stage.label,
+            what=f"{_name(stage)}: N-1 over {stage.contingencies} outages: {stage.with_violations} cause violations attributable "
+            f"to the facility, {stage.pre_existing_only} only pre-existing ones, {stage.islanding} cut buses off, "
+            f"{stage.no_solution} have no AC solution",
+        )
+    ]
+    for violation in stage.violations[:_MAX_PER_STAGE]:
+        what = "overloads" if violation.kind == "thermal" else ("pulls down" if violation.kind == "low_voltage" else "raises")
+        base = (
+            f"; same outage without the facility {violation.base_value:.3g} {violation.unit}"
+            if violation.base_value is not None
+            else ""
+        )
+        found.append(
+            Finding(
+                severity=Severity.VIOLATION,
+                category="contingency",
+                stage_index=stage.stage_index,
+                stage=stage.label,
+                what=f"{_name(stage)}: outage of {violation.contingency} '{violation.outage_name}' {what} {violation.monitored} "
+                f"'{violation.monitored_name}' to {violation.value:.4g} {violation.unit} (limit {violation.limit:g}; before the "
+                f"outage {violation.pre_contingency_value:.4g}{base}) [{violation.status}]",
+                where=violation.monitored,
+                limit=violation.limit,
+                value=violation.value,
+                unit=violation.unit,
+                rule="NERC TPL-001 P1 (single outage), post-contingency criteria",
+            )
+        )
+    for event in stage.events:
+        if event.status is ContingencyStatus.NO_SOLUTION and stage.stage_index:
+            found.append(
+                Finding(
+                    severity=Severity.CRITICAL,
+                    category="contingency",
+                    stage_index=stage.stage_index,
+                    stage=stage.label,
+                    what=f"{_name(stage)}: after the outage of {event.contingency} '{event.outage_name}' the grid has no AC "
+                    "solution (likely voltage collapse)",
+                    where=event.contingency,
+                    rule="NERC TPL-001 P1",
+                )
+            )
+        if event.facility_disconnected and stage.stage_index:
+            found.append(
+                Finding(
+                    severity=Severity.WARNING,
+                    category="contingency",
+                    stage_index=stage.stage_index,
+                    stage=stage.label,
+                    what=f"{_name(stage)}: the single outage of {event.contingency} '{event.outage_name}' disconnects the "
+                    "facility (see the load-loss analysis for what the grid sees)",
+                    where=event.contingency,
+                )
+            )
+    return found
+
+
+def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
+    """Findings of the N-1 analysis: the first stage that fails N-1, then per-stage details."""
+    stages = [s for s in result.stages if s.stage_index > 0]
+    found: list[Finding] = []
+    base = next((s for s in result.stages if s.stage_index == 0), None)
+    if base is not None and (base.pre_existing_only or base.no_solution):
+        found.append(
+            Finding(
+                severity=Severity.WARNING,
+                category="contingency",
+                stage_index=0,
+                stage=base.label,
+                what=f"without the facility, {base.pre_existing_only} of {base.contingencies} study-area outages already violate "
+                f"the post-contingency criteria and {base.no_solution} have no solution; they are pre-existing",
+            )
+        )
+    failing = next((s for s in stages if s.with_violations or s.no_solution), None)
+    if failing is not None:
+        found.append(
+            Finding(
+                severity=Severity.CRITICAL if failing.no_solution else Severity.VIOLATION,
+                category="summary",
+                stage_index=failing.stage_index,
+                stage=failing.label,
+                what=f"the grid first fails N-1 at {_name(failing)}: {failing.with_violations} outages cause violations "
+                f"attributable to the facility, {failing.no_solution} leave no solution",
+                rule="NERC TPL-001 P1",
+            )
+        )
+    elif stages:
+        found.append(
+            Finding(
+                severity=Severity.INFO,
+                category="summary",
+                what=f"every stage up to {stages[-1].facility_p_mw:,.0f} MW is N-1 secure over the {result.contingencies} "
+                "study-area outages (beyond pre-existing problems)",
+            )
+        )
+    for stage in stages:
+        found.extend(_stage_findings(stage))
+    return found

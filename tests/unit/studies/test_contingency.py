@@ -1,0 +1,220 @@
+"""N-1 contingency analysis: independent per-outage checks, solver-path independence, study area."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import pandapower as pp
+import pytest
+
+from grid_models.analysis_results import ContingencyStatus
+from grid_models.engine import run_study
+from grid_models.facility import FacilityParameters, StageSpec, stage_load
+from grid_models.grid import Grid
+from grid_models.solver.lightsim import LightSimBackend
+from grid_models.solver.network import prepare_network
+from grid_models.solver.reference import PandapowerBackend
+from grid_models.solver.types import OperatingPoint, SolverSettings
+from grid_models.spec import ContingencyOptions, InitialVoltage, StudyAreaMode, StudyAreaOptions, StudySpec
+from grid_models.studies.contingency import Contingency, build_contingencies, response_weights, run_contingencies, solve_exact
+from grid_models.studies.dispatch import DispatchOptions
+from grid_models.studies.power_flow import StageSolve, dispatch_context, solve_base_case, solve_stage
+from grid_models.studies.study_area import StudyArea, select_study_area
+
+SETTINGS = SolverSettings()
+
+
+@dataclasses.dataclass
+class Case:
+    backend: LightSimBackend
+    stage: StageSolve
+    eligible: np.ndarray
+    contingencies: list[Contingency]
+
+
+def _case(grid: Grid, bus_name: str, mw: float) -> Case:
+    prepared = prepare_network(grid.net)
+    backend = LightSimBackend(prepared, SETTINGS)
+    poi = prepared.bus_position(int(grid.net.bus.index[grid.net.bus.name == bus_name][0]))
+    base = solve_base_case(backend, poi=poi, initial=InitialVoltage.AUTO, settings=SETTINGS)
+    context = dispatch_context(prepared, base, DispatchOptions())
+    load = stage_load(StageSpec(mw=mw), FacilityParameters(power_factor=0.98), index=1)
+    stage = solve_stage(backend, index=1, load=load, previous=base, context=context, settings=SETTINGS)
+    contingencies = build_contingencies(prepared, StudyArea.whole_grid(prepared), ContingencyOptions())
+    return Case(backend, stage, context.eligible, contingencies)
+
+
+def _outage_point(case: Case, contingency: Contingency) -> OperatingPoint:
+    prepared, stage = case.backend.prepared, case.stage
+    weights = response_weights(prepared, stage.solution.gen_p_mw, case.eligible)
+    point = OperatingPoint(
+        gen_p_mw=stage.solution.gen_p_mw,
+        facility_bus=stage.poi,
+        facility_p_mw=stage.load.p_mw if stage.load else 0.0,
+        facility_q_mvar=stage.load.q_mvar if stage.load else 0.0,
+        slack_weights=weights,
+    )
+    if contingency.kind == "gen":
+        weights = weights.copy()
+        weights[contingency.position] = 0.0
+        return dataclasses.replace(point, gen_out=(contingency.position,), slack_weights=weights)
+    return dataclasses.replace(point, branch_out=(contingency.position,))
+
+
+@pytest.fixture(scope="module")
+def clinton(catalog_grid: Callable[[str], Grid]) -> Case:
+    return _case(catalog_grid("activsg200"), "CLINTON 1 0", 100.0)
+
+
+def test_batch_and_one_by_one_paths_give_the_same_results(clinton: Case) -> None:
+    options = ContingencyOptions()
+    fast = run_contingencies(
+        clinton.backend,
+        stage=clinton.stage,
+        contingencies=clinton.contingencies,
+        eligible=clinton.eligible,
+        options=options,
+        settings=SETTINGS,
+    )
+    slow = run_contingencies(
+        clinton.backend,
+        stage=clinton.stage,
+        contingencies=clinton.contingencies,
+        eligible=clinton.eligible,
+        options=options,
+        settings=SETTINGS,
+        batch=False,
+    )
+    assert fast.converged.all() and slow.converged.all()
+    assert 0 < fast.exact.sum() < len(clinton.contingencies)  # both paths were exercised
+    np.testing.assert_array_equal(np.isnan(fast.vm_pu), np.isnan(slow.vm_pu))
+    assert np.nanmax(np.abs(fast.vm_pu - slow.vm_pu)) <= 1e-6
+    assert np.nanmax(np.abs(fast.loading_percent - slow.loading_percent)) <= 1e-3
+
+
+def test_outages_match_plain_pandapower(clinton: Case) -> None:
+    """Each outage solved again by pandapower's own Newton-Raphson (islands dropped by pandapower)."""
+    table = run_contingencies(
+        clinton.backend,
+        stage=clinton.stage,
+        contingencies=clinton.contingencies,
+        eligible=clinton.eligible,
+        options=ContingencyOptions(),
+        settings=SETTINGS,
+    )
+    islanding = [i for i in range(len(table.contingencies)) if table.islanded_buses[i] > 0]
+    generators = [i for i, c in enumerate(table.contingencies) if c.kind == "gen"]
+    slack = next(i for i in generators if table.contingencies[i].position == clinton.backend.prepared.slack_gen)
+    rows = sorted({*islanding[:12], *generators[::6], slack, *range(0, len(table.contingencies), 7)})
+    reference = PandapowerBackend(clinton.backend.prepared, SETTINGS)
+    for row in rows:
+        contingency = table.contingencies[row]
+        solution = solve_exact(reference, _outage_point(clinton, contingency), stage=clinton.stage, settings=SETTINGS)
+        assert solution.converged, contingency.label
+        np.testing.assert_array_equal(np.isnan(solution.vm_pu), np.isnan(table.vm_pu[row]), err_msg=contingency.label)
+        assert np.nanmax(np.abs(solution.vm_pu - table.vm_pu[row])) <= 1e-5, contingency.label
+
+
+def test_islanding_outage_reports_what_it_cuts_off(clinton: Case) -> None:
+    table = run_contingencies(
+        clinton.backend,
+        stage=clinton.stage,
+        contingencies=clinton.contingencies,
+        eligible=clinton.eligible,
+        options=ContingencyOptions(),
+        settings=SETTINGS,
+    )
+    prepared = clinton.backend.prepared
+    # a generator step-up transformer: its outage strands the generator bus
+    gsu = next(
+        i
+        for i, c in enumerate(table.contingencies)
+        if c.kind == "trafo" and table.islanded_buses[i] == 1 and table.islanded_generation_mw[i] > 0
+    )
+    cut_off = np.flatnonzero(np.isnan(table.vm_pu[gsu]))
+    assert len(cut_off) == 1
+    generators = np.flatnonzero(prepared.gen_bus == cut_off[0])
+    assert table.islanded_generation_mw[gsu] == pytest.approx(clinton.stage.solution.gen_p_mw[generators].sum())
+
+
+def test_outage_without_solution_is_reported(catalog_grid: Callable[[str], Grid]) -> None:
+    spec = StudySpec.model_validate(
+        {
+            "grid": {"catalog": "activsg200"},
+            "site": {"bus_name": "SPRINGFIELD 5 1"},
+            "stages": [{"mw": 300}],
+            "analyses": {"contingency": {"study_area": {"mode": "whole_grid"}}},
+        }
+    )
+    result = run_study(spec, catalog_grid("activsg200"))
+    assert result.contingency is not None
+    stage = result.contingency.stages[-1]
+    failed = [e for e in stage.events if e.status is ContingencyStatus.NO_SOLUTION]
+    assert [e.contingency for e in failed] == ["line 25"]
+    assert any(f.severity.value == "critical" and "line 25" in f.what for f in result.findings)
+    # pandapower cannot solve that outage either
+    case = _case(catalog_grid("activsg200"), "SPRINGFIELD 5 1", 300.0)
+    line = next(c for c in case.contingencies if c.label == "line 25")
+    assert not solve_exact(
+        PandapowerBackend(case.backend.prepared, SETTINGS), _outage_point(case, line), stage=case.stage, settings=SETTINGS
+    ).converged
+
+
+def _two_area_net() -> pp.pandapowerNet:
+    """Area 1: a meshed triangle with the only dispatchable unit and the POI; area 2, behind a tie
+    line: a radial feeder with wind and load. Demand at the POI is served from area 1, so by
+    construction only area 1's lines carry it."""
+    net = pp.create_empty_network(sn_mva=100.0, f_hz=60.0)
+    a1, a2, a3, b1, b2, b3 = (pp.create_bus(net, 230.0, name=n) for n in ("A1", "A2", "A3", "B1", "B2", "B3"))
+    net.bus["area"] = [1, 1, 1, 2, 2, 2]
+    line = {"length_km": 50.0, "r_ohm_per_km": 0.05, "x_ohm_per_km": 0.4, "c_nf_per_km": 9.0, "max_i_ka": 1.0}
+    for f, t in ((a1, a2), (a2, a3), (a1, a3), (a2, b1), (b1, b2), (b2, b3)):
+        pp.create_line_from_parameters(net, f, t, **line)
+    pp.create_gen(net, a1, p_mw=150.0, vm_pu=1.02, slack=True, max_p_mw=900.0, min_p_mw=0.0, min_q_mvar=-300, max_q_mvar=300)
+    pp.create_gen(net, b3, p_mw=40.0, vm_pu=1.01, max_p_mw=40.0, min_p_mw=0.0, min_q_mvar=-20, max_q_mvar=20)
+    net.gen["fuel"] = ["ng", "wind"]
+    pp.create_load(net, a3, p_mw=100.0, q_mvar=20.0)
+    pp.create_load(net, b2, p_mw=60.0, q_mvar=10.0)
+    return net
+
+
+def test_study_area_is_what_the_construction_says() -> None:
+    prepared = prepare_network(_two_area_net())
+    backend = LightSimBackend(prepared, SETTINGS)
+    poi = prepared.bus_position(2)  # A3
+    base = solve_base_case(backend, poi=poi, initial=InitialVoltage.FLAT, settings=SETTINGS)
+    context = dispatch_context(prepared, base, DispatchOptions())
+    area = select_study_area(backend, base=base, context=context, options=StudyAreaOptions())
+    assert area.branches.tolist() == [True, True, True, False, False, False]
+    assert area.generators.tolist() == [True, False]
+    np.testing.assert_allclose(area.flow_sensitivity[3:], 0.0, atol=0.02)  # only second-order loss effects
+    whole = select_study_area(backend, base=base, context=context, options=StudyAreaOptions(mode=StudyAreaMode.WHOLE_GRID))
+    assert whole.branches.all()
+
+
+def test_study_reports_n1_with_attribution(catalog_grid: Callable[[str], Grid]) -> None:
+    spec = StudySpec.model_validate(
+        {
+            "grid": {"catalog": "activsg200"},
+            "site": {"bus_name": "SPRINGFIELD 5 1"},
+            "stages": [{"mw": 100}, {"mw": 400}],
+            "analyses": {"contingency": {}},
+        }
+    )
+    result = run_study(spec, catalog_grid("activsg200"))
+    n1 = result.contingency
+    assert n1 is not None and n1.study_area.mode == "sensitivity"
+    assert [s.stage_index for s in n1.stages] == [0, 1, 2]
+    assert all(s.contingencies == n1.contingencies for s in n1.stages)
+    base, small, large = n1.stages
+    assert base.with_violations == 0  # nothing is attributable without the facility
+    assert large.with_violations >= small.with_violations
+    for violation in large.violations:
+        assert violation.status in {"new", "worsened", "marginal"}
+        if violation.kind == "thermal":
+            assert violation.value > violation.limit
+    data = result.dataset
+    assert data.sizes["contingency"] == n1.contingencies
+    assert data.n1_converged.sel(stage=0).sum() == n1.contingencies - base.no_solution
