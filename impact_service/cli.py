@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -84,14 +85,77 @@ def _stage_table(result: StudyResult) -> Table:
 _STYLE = {"critical": "bold red", "violation": "red", "warning": "yellow", "info": "cyan"}
 
 
+def _contingency_table(result: StudyResult) -> Table | None:
+    n1 = result.contingency
+    if n1 is None:
+        return None
+    area = n1.study_area
+    scope = f"study area {area.mode} ({area.branches} branches, {area.generators} units)"
+    table = Table(title=f"N-1 (TPL-001 P1): {n1.contingencies} outages, {scope}")
+    for column in ("stage", "MW", "secure", "violations", "pre-existing", "islanding", "no solution", "exact solves", "s"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for stage in n1.stages:
+        table.add_row(
+            stage.label,
+            f"{stage.facility_p_mw:,.0f}",
+            str(stage.secure),
+            str(stage.with_violations),
+            str(stage.pre_existing_only),
+            str(stage.islanding),
+            str(stage.no_solution),
+            str(stage.exact_solves),
+            f"{stage.duration_s:.1f}",
+        )
+    return table
+
+
+def _hosting_table(result: StudyResult) -> Table | None:
+    hosting = result.hosting_capacity
+    if hosting is None:
+        return None
+    table = Table(title=f"Hosting capacity at bus {hosting.poi_bus} (to {hosting.resolution_mw:g} MW)")
+    for column in ("criterion", "MW", "binding element", "kind", "outage", "margin MW"):
+        table.add_column(column, justify="right" if column in ("MW", "margin MW") else "left")
+    for limit in hosting.limits:
+        mw = "-" if limit.max_mw is None else (f"{limit.max_mw:,.0f}" if limit.found_limit else f">= {limit.max_mw:,.0f}")
+        element = f"{limit.binding_element} {limit.binding_element_name or ''}".strip() if limit.binding_element else "-"
+        margin = f"{limit.margin_mw:+,.0f}" if limit.margin_mw is not None else "-"
+        table.add_row(limit.criterion.value, mw, element, limit.binding_kind or "-", limit.binding_outage or "-", margin)
+    return table
+
+
+def _load_loss_table(result: StudyResult) -> Table | None:
+    loss = result.load_loss
+    if loss is None:
+        return None
+    table = Table(title="Load-loss event: the whole facility trips")
+    for column in ("stage", "lost MW", "solved", "max pu", "POI pu before -> after", "new overvoltages", "new overloads"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for stage in loss.stages:
+        poi = f"{stage.poi_vm_before_pu:.3f} -> {stage.poi_vm_after_pu:.3f}" if stage.poi_vm_after_pu is not None else "-"
+        table.add_row(
+            stage.label,
+            f"{stage.lost_mw:,.0f}",
+            "yes" if stage.converged else "[red]NO[/red]",
+            f"{stage.max_vm_pu:.3f}" if stage.max_vm_pu is not None else "-",
+            poi,
+            str(stage.overvoltages),
+            str(stage.overloads),
+        )
+    return table
+
+
 def print_result(result: StudyResult, *, max_findings: int = 25) -> None:
-    """Print the stage table and the most severe findings."""
+    """Print the stage table, the analyses' tables and the most severe findings."""
     console.print(_stage_table(result))
+    for table in (_contingency_table(result), _hosting_table(result), _load_loss_table(result)):
+        if table is not None:
+            console.print(table)
     order = {"critical": 0, "violation": 1, "warning": 2, "info": 3}
     findings = sorted(result.findings, key=lambda f: order[f.severity.value])
     console.print(f"[bold]Findings[/bold] ({len(findings)}):")
     for finding in findings[:max_findings]:
-        console.print(f"  [{_STYLE[finding.severity.value]}]{finding.severity.value:9}[/] {finding.what}")
+        console.print(f"  [{_STYLE[finding.severity.value]}]{finding.severity.value:9}[/] {escape(finding.what)}")
     if len(findings) > max_findings:
         console.print(f"  ... {len(findings) - max_findings} more in the result JSON")
     console.print(
