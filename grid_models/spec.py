@@ -190,6 +190,7 @@ class HostingCapacityOptions(BaseModel):
     max_mw: float = Field(5000.0, gt=0, le=50_000, description="upper end of the search")
     resolution_mw: float = Field(1.0, ge=0.1, le=100, description="bisection stops when the bracket is this narrow")
     n1: bool = Field(True, description="also search the N-1-secure limit (runs the study-area contingencies at each step)")
+    collapse: bool = Field(True, description="also search the voltage-collapse (nose) point")
 
 
 class LoadLossOptions(BaseModel):

@@ -193,18 +193,25 @@ def _curve(search: _Search) -> list[HostingCurvePoint]:
     return points
 
 
-def _first_failure(search: _Search, passes: Callable[[_Trial], bool]) -> float | None:
-    return next((p for p in sorted(search.trials) if not passes(search.trials[p])), None)
+_COARSE_STEPS = 8
+
+
+def _first_failure(search: _Search, passes: Callable[[_Trial], bool], top: float) -> float | None:
+    """Walk up the coarse grid (top / 8 steps) until the criterion fails; trials already solved are reused."""
+    for point in np.linspace(0.0, top, _COARSE_STEPS + 1)[1:]:
+        if not passes(search.trial(float(point))):
+            return float(point)
+    return None
 
 
 def _search_limit(
     search: _Search, passes: Callable[[_Trial], bool], *, top: float, resolution: float
 ) -> tuple[float, float, float | None]:
     """Bisect between the last coarse point that passes and the first that fails; (top, top + 1) when none fails."""
-    bracket = _first_failure(search, passes)
+    bracket = _first_failure(search, passes, top)
     if bracket is None:
         return top, top + 1, None
-    low, high = _bisect(lambda p: passes(search.trial(p)), max(bracket - top / 8, 0.0), bracket, resolution)
+    low, high = _bisect(lambda p: passes(search.trial(p)), max(bracket - top / _COARSE_STEPS, 0.0), bracket, resolution)
     return low, high, bracket
 
 
@@ -226,27 +233,27 @@ def run_hosting_capacity(
     report = progress or (lambda fraction, step: None)
     search = _Search(backend, base, context=context, criteria=criteria, params=params, settings=settings)
     top, resolution = options.max_mw, options.resolution_mw
-    for point in np.linspace(0.0, top, 9)[1:]:  # a coarse curve, and brackets for every search
-        search.trial(float(point))
     report(0.1, "hosting capacity: N-0 limit")
     low, high, bracket = _search_limit(search, lambda t: t.n0_ok, top=top, resolution=resolution)
     n0_binding = _n0_binding(search.trial(high)) if bracket is not None else _NO_BINDING
     limits = [
         _limit(HostingCriterion.N0, low=low, high=high, binding=n0_binding, search_max=top, largest_stage_mw=largest_stage_mw)
     ]
-    report(0.3, "hosting capacity: voltage collapse")
-    low_c, high_c, _ = _search_limit(search, lambda t: t.stage.converged, top=top, resolution=resolution)
-    collapse: Binding = (None, None, "no_solution", None, None)
-    limits.append(
-        _limit(
-            HostingCriterion.VOLTAGE_COLLAPSE,
-            low=low_c,
-            high=high_c,
-            binding=collapse,
-            search_max=top,
-            largest_stage_mw=largest_stage_mw,
+    low_c = top
+    if options.collapse or n1 is not None:
+        report(0.3, "hosting capacity: voltage collapse")
+        low_c, high_c, _ = _search_limit(search, lambda t: t.stage.converged, top=top, resolution=resolution)
+        collapse: Binding = (None, None, "no_solution", None, None)
+        limits.append(
+            _limit(
+                HostingCriterion.VOLTAGE_COLLAPSE,
+                low=low_c,
+                high=high_c,
+                binding=collapse,
+                search_max=top,
+                largest_stage_mw=largest_stage_mw,
+            )
         )
-    )
     if n1 is not None:
         report(0.5, "hosting capacity: N-1 limit")
         limits.append(
