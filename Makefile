@@ -34,6 +34,7 @@ unit: $(STAMP)
 ## bench: performance targets, timed against plain pandapower in the same run
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_power_flow.py
+	$(BIN)/python benchmarks/bench_contingency.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

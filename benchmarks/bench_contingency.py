@@ -16,6 +16,8 @@ Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_contingency.py [--qui
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import tempfile
 import time
@@ -108,9 +110,10 @@ def _plain_n1_s(grid: Grid, *, sample: int | None) -> tuple[float, int]:
     cases = {"line": {"index": lines.to_numpy()}, "trafo": {"index": trafos.to_numpy()}}
     pp.runpp(net, lightsim2grid=False, trafo_model="pi")
     start = time.perf_counter()
-    ppc.run_contingency(
-        net, cases, contingency_evaluation_function=lambda n, **k: pp.runpp(n, lightsim2grid=False, trafo_model="pi")
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # run_contingency prints a line per element without max_loading_percent
+        ppc.run_contingency(
+            net, cases, contingency_evaluation_function=lambda n, **k: pp.runpp(n, lightsim2grid=False, trafo_model="pi")
+        )
     return time.perf_counter() - start, len(lines) + len(trafos)
 
 
