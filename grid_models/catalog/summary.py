@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from grid_models.errors import BusNotFoundError, StudySpecError
 from grid_models.grid import Grid
 
-__all__ = ["BusInfo", "FuelCapacity", "GridSummary", "VoltageLevel", "find_buses", "resolve_bus", "summarize_grid"]
+__all__ = ["BusInfo", "FuelCapacity", "GridSummary", "VoltageLevel", "find_buses", "grid_index", "resolve_bus", "summarize_grid"]
 
 
 class BusInfo(BaseModel):
@@ -182,3 +182,11 @@ def resolve_bus(grid: Grid, *, bus: int | None, bus_name: str | None) -> int:
     close = difflib.get_close_matches(bus_name.strip().upper(), names.unique().tolist(), n=5, cutoff=0.6)
     hint = f"; close names: {', '.join(close)}" if close else ""
     raise BusNotFoundError(f"grid {grid.grid_id!r} has no bus named {bus_name!r}{hint}")
+
+
+def grid_index(grid: Grid) -> tuple[dict[str, object], list[list[object]]]:
+    """Summary (JSON) and the full bus table as rows ``[bus_id, name, vn_kv, area, load_mw, generation_mw, branches]``,
+    for services that answer grid questions without loading the grid."""
+    buses = find_buses(grid, limit=len(grid.net.bus))
+    rows: list[list[object]] = [[b.bus_id, b.name, b.vn_kv, b.area, b.load_mw, b.generation_mw, b.branches] for b in buses]
+    return summarize_grid(grid).model_dump(mode="json"), rows
