@@ -1,0 +1,133 @@
+"""Tables of the system of record: tenants, API keys, uploaded grids, studies and their results."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["TERMINAL", "ApiKey", "Base", "GridIndex", "GridUpload", "Study", "StudyResultRow", "StudyStatus", "Tenant", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, without tzinfo: every timestamp in the store is naive UTC (SQLite has no time zones)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class StudyStatus(StrEnum):
+    """Life cycle of a study."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_SUCCEEDED = "partially_succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+TERMINAL = (StudyStatus.SUCCEEDED, StudyStatus.PARTIALLY_SUCCEEDED, StudyStatus.FAILED, StudyStatus.CANCELED)
+
+
+class Base(DeclarativeBase):
+    """Declarative base."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=False)}
+
+
+class Tenant(Base):
+    """An organisation; it sees only its own studies and uploads."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored; ``prefix`` identifies it in lists and logs."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class GridUpload(Base):
+    """A tenant's uploaded grid file, validated at upload."""
+
+    __tablename__ = "grid_uploads"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(20))
+    checksum: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GridIndex(Base):
+    """Summary and bus table of a grid (catalog or upload), so the API answers without the engine."""
+
+    __tablename__ = "grid_index"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)  # catalog:<id> or upload:<id>
+    checksum: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[dict[str, object]] = mapped_column(JSON)
+    buses: Mapped[list[list[object]]] = mapped_column(JSON)  # [bus_id, name, vn_kv, area, load_mw, gen_mw, branches]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Study(Base):
+    """A study request and its status; the worker updates progress and the heartbeat while it runs."""
+
+    __tablename__ = "studies"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_study_idempotency"),
+        Index("ix_studies_tenant_status", "tenant_id", "status"),
+        Index("ix_studies_tenant_hash", "tenant_id", "input_hash"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    spec: Mapped[dict[str, object]] = mapped_column(JSON)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    grid_key: Mapped[str] = mapped_column(String(120))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(24), default=StudyStatus.QUEUED.value, index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    step: Mapped[str] = mapped_column(String(300), default="queued")
+    error_code: Mapped[str | None] = mapped_column(String(60), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(40), default=None)  # who may write progress and the result
+    task_id: Mapped[str | None] = mapped_column(String(80), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StudyResultRow(Base):
+    """A finished study's result: the JSON document and the NetCDF bytes."""
+
+    __tablename__ = "study_results"
+
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
+    result_json: Mapped[str] = mapped_column(Text)
+    netcdf: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

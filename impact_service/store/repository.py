@@ -1,0 +1,338 @@
+"""Queries and state transitions of the store. Every function takes a session and commits nothing:
+the caller's unit of work (``session_scope``) commits.
+
+Ownership: a worker claims a study atomically and receives a ``claim_token``; progress, heartbeat,
+result and failure writes only apply while the token still matches, so a worker that lost its
+claim (its message was redelivered after a broker disconnect, or the sweeper requeued it) cannot
+overwrite the study, and exactly one result is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from impact_service.store.models import (
+    TERMINAL,
+    ApiKey,
+    GridIndex,
+    GridUpload,
+    Study,
+    StudyResultRow,
+    StudyStatus,
+    Tenant,
+    utcnow,
+)
+
+__all__ = [
+    "claim_study",
+    "count_by_status",
+    "create_api_key",
+    "create_study",
+    "ensure_tenant",
+    "fail_study",
+    "find_existing_study",
+    "finish_study",
+    "get_grid_index",
+    "get_result",
+    "get_study",
+    "get_upload",
+    "hash_key",
+    "heartbeat",
+    "list_studies",
+    "list_uploads",
+    "new_id",
+    "queued_before",
+    "request_cancel",
+    "requeue",
+    "save_grid_index",
+    "save_upload",
+    "stale_running",
+    "tenant_for_key",
+]
+
+KEY_PREFIX = "gi_"
+
+
+def new_id(prefix: str) -> str:
+    """A random, URL-safe id with a readable prefix (``st_``, ``gr_``, ``tn_``, ``key_``)."""
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 of an API key (the only form stored)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def ensure_tenant(session: Session, *, name: str) -> Tenant:
+    """The tenant with this name, created if missing."""
+    tenant = session.scalar(select(Tenant).where(Tenant.name == name))
+    if tenant is None:
+        tenant = Tenant(id=new_id("tn"), name=name)
+        session.add(tenant)
+        session.flush()
+    return tenant
+
+
+def create_api_key(session: Session, *, tenant_id: str, label: str = "", key: str | None = None) -> tuple[ApiKey, str]:
+    """A new key for a tenant; returns the row and the plaintext key (shown once, never stored)."""
+    plaintext = key or KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(id=new_id("key"), tenant_id=tenant_id, prefix=plaintext[:10], key_hash=hash_key(plaintext), label=label)
+    session.add(row)
+    session.flush()
+    return row, plaintext
+
+
+def tenant_for_key(session: Session, *, key: str) -> Tenant | None:
+    """The tenant of an active API key, or None."""
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+    return None if row is None else session.get(Tenant, row.tenant_id)
+
+
+def find_existing_study(
+    session: Session, *, tenant_id: str, idempotency_key: str | None, input_hash: str, grid_key: str
+) -> Study | None:
+    """A study this request duplicates: same idempotency key, or the same spec not failed or canceled."""
+    if idempotency_key:
+        found = session.scalar(select(Study).where(Study.tenant_id == tenant_id, Study.idempotency_key == idempotency_key))
+        if found is not None:
+            return found
+    active = [s.value for s in StudyStatus if s not in (StudyStatus.FAILED, StudyStatus.CANCELED)]
+    return session.scalar(
+        select(Study)
+        .where(Study.tenant_id == tenant_id, Study.input_hash == input_hash, Study.grid_key == grid_key, Study.status.in_(active))
+        .order_by(Study.created_at.desc())
+        .limit(1)
+    )
+
+
+def create_study(
+    session: Session,
+    *,
+    tenant_id: str,
+    spec: dict[str, object],
+    input_hash: str,
+    grid_key: str,
+    name: str,
+    idempotency_key: str | None,
+) -> Study:
+    """A new queued study."""
+    study = Study(
+        id=new_id("st"),
+        tenant_id=tenant_id,
+        spec=spec,
+        input_hash=input_hash,
+        grid_key=grid_key,
+        name=name,
+        idempotency_key=idempotency_key,
+    )
+    session.add(study)
+    session.flush()
+    return study
+
+
+def get_study(session: Session, *, study_id: str, tenant_id: str | None = None) -> Study | None:
+    """A study; with ``tenant_id``, only when it belongs to that tenant."""
+    study = session.get(Study, study_id)
+    if study is None or (tenant_id is not None and study.tenant_id != tenant_id):
+        return None
+    return study
+
+
+def list_studies(session: Session, *, tenant_id: str, status: str | None, limit: int, offset: int) -> tuple[Sequence[Study], int]:
+    """A page of a tenant's studies, newest first, and the total count."""
+    where = [Study.tenant_id == tenant_id]
+    if status:
+        where.append(Study.status == status)
+    total = session.scalar(select(func.count()).select_from(Study).where(*where)) or 0
+    rows = session.scalars(
+        select(Study).where(*where).order_by(Study.created_at.desc(), Study.id).limit(limit).offset(offset)
+    ).all()
+    return rows, total
+
+
+def claim_study(
+    session: Session, *, study_id: str, worker: str, task_id: str, redelivered: bool, stale_after: timedelta
+) -> str | None:
+    """Take a queued study (or one whose worker stopped beating, or this very message redelivered).
+
+    Returns the claim token, or None when the study is not claimable (another live worker has it,
+    or it has finished): a duplicate or redelivered message is then a no-op.
+    """
+    now = utcnow()
+    token = secrets.token_hex(12)
+    takeover = Study.heartbeat_at < now - stale_after
+    if redelivered:  # this very message again: the worker that had it died (acks_late)
+        takeover = or_(takeover, Study.task_id == task_id)
+    result = session.execute(
+        update(Study)
+        .where(Study.id == study_id, Study.cancel_requested.is_(False))
+        .where(or_(Study.status == StudyStatus.QUEUED.value, (Study.status == StudyStatus.RUNNING.value) & takeover))
+        .values(
+            status=StudyStatus.RUNNING.value,
+            worker=worker,
+            task_id=task_id,
+            claim_token=token,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=Study.attempts + 1,
+            step="starting",
+        )
+    )
+    return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def heartbeat(session: Session, *, study_id: str, token: str, fraction: float | None = None, step: str | None = None) -> str:
+    """Record liveness (and progress); returns ``ok``, ``cancel`` (cancel requested) or ``lost`` (claim gone)."""
+    values: dict[str, object] = {"heartbeat_at": utcnow()}
+    if fraction is not None:
+        values["progress"] = max(0.0, min(1.0, fraction))
+    if step is not None:
+        values["step"] = step[:300]
+    result = session.execute(update(Study).where(Study.id == study_id, Study.claim_token == token).values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return "lost"
+    cancel = session.scalar(select(Study.cancel_requested).where(Study.id == study_id))
+    return "cancel" if cancel else "ok"
+
+
+def finish_study(
+    session: Session, *, study_id: str, token: str, status: StudyStatus, result_json: str, netcdf: bytes | None
+) -> bool:
+    """Store the result and the final status, if this worker still holds the claim."""
+    done = session.execute(
+        update(Study)
+        .where(Study.id == study_id, Study.claim_token == token, Study.status == StudyStatus.RUNNING.value)
+        .values(status=status.value, progress=1.0, step="done", finished_at=utcnow(), claim_token=None)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.add(StudyResultRow(study_id=study_id, result_json=result_json, netcdf=netcdf))
+    return True
+
+
+def fail_study(
+    session: Session,
+    *,
+    study_id: str,
+    code: str,
+    message: str,
+    token: str | None = None,
+    status: StudyStatus = StudyStatus.FAILED,
+) -> bool:
+    """Mark a study failed (or canceled); with ``token``, only if the claim still matches."""
+    where = [Study.id == study_id, Study.status.notin_([s.value for s in TERMINAL])]
+    if token is not None:
+        where.append(Study.claim_token == token)
+    result = session.execute(
+        update(Study)
+        .where(*where)
+        .values(
+            status=status.value, error_code=code, error_message=message[:4000], finished_at=utcnow(), claim_token=None, step=code
+        )
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def request_cancel(session: Session, *, study: Study) -> None:
+    """Cancel: a queued study is canceled now; a running one stops at its next checkpoint."""
+    if study.status == StudyStatus.QUEUED.value:
+        study.status = StudyStatus.CANCELED.value
+        study.finished_at = utcnow()
+        study.step = "canceled before it started"
+        study.error_code, study.error_message = "study_canceled", "canceled by the user before it started"
+    if study.status == StudyStatus.RUNNING.value:
+        study.cancel_requested = True
+
+
+def get_result(session: Session, *, study_id: str) -> StudyResultRow | None:
+    """The stored result of a study."""
+    return session.get(StudyResultRow, study_id)
+
+
+def stale_running(session: Session, *, heartbeat_before: datetime) -> Sequence[Study]:
+    """Running studies whose worker has not beaten since ``heartbeat_before``."""
+    return session.scalars(
+        select(Study).where(Study.status == StudyStatus.RUNNING.value, Study.heartbeat_at < heartbeat_before)
+    ).all()
+
+
+def queued_before(session: Session, *, queued_before: datetime) -> Sequence[Study]:
+    """Studies still queued since before ``queued_before`` (their message may be lost)."""
+    return session.scalars(
+        select(Study).where(
+            Study.status == StudyStatus.QUEUED.value, Study.queued_at < queued_before, Study.cancel_requested.is_(False)
+        )
+    ).all()
+
+
+def requeue(session: Session, *, study: Study, reason: str) -> None:
+    """Put a study back in the queue (the caller sends its task again after the commit)."""
+    study.status = StudyStatus.QUEUED.value
+    study.claim_token = None
+    study.queued_at = utcnow()
+    study.step = f"requeued: {reason}"[:300]
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """Number of studies per status (all tenants), for metrics."""
+    rows = session.execute(select(Study.status, func.count()).group_by(Study.status)).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+def save_upload(session: Session, *, tenant_id: str, name: str, fmt: str, checksum: str, content: bytes) -> GridUpload:
+    """Store a validated upload."""
+    row = GridUpload(
+        id=new_id("gr"),
+        tenant_id=tenant_id,
+        name=name[:200],
+        format=fmt,
+        checksum=checksum,
+        size_bytes=len(content),
+        content=content,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_upload(session: Session, *, upload_id: str, tenant_id: str | None = None) -> GridUpload | None:
+    """An upload; with ``tenant_id``, only when it belongs to that tenant."""
+    row = session.get(GridUpload, upload_id)
+    if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+        return None
+    return row
+
+
+def list_uploads(session: Session, *, tenant_id: str) -> Sequence[GridUpload]:
+    """A tenant's uploads, newest first."""
+    return session.scalars(
+        select(GridUpload).where(GridUpload.tenant_id == tenant_id).order_by(GridUpload.created_at.desc())
+    ).all()
+
+
+def get_grid_index(session: Session, *, key: str, checksum: str | None = None) -> GridIndex | None:
+    """The cached summary and bus table of a grid (None if absent or for another file version)."""
+    row = session.get(GridIndex, key)
+    if row is None or (checksum is not None and row.checksum != checksum):
+        return None
+    return row
+
+
+def save_grid_index(
+    session: Session, *, key: str, checksum: str, summary: dict[str, object], buses: list[list[object]]
+) -> GridIndex:
+    """Store (or replace) a grid's summary and bus table."""
+    row = session.get(GridIndex, key)
+    if row is None:
+        row = GridIndex(key=key, checksum=checksum, summary=summary, buses=buses)
+        session.add(row)
+    else:
+        row.checksum, row.summary, row.buses = checksum, summary, buses
+    session.flush()
+    return row
