@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## demo: run the Abilene example end to end in-process and write its result to out/abilene
+## demo: the service path end to end: embedded stack (bundled Redis, SQLite, API, a worker), the
+## Abilene example submitted over HTTP, progress, result summary, stack stopped
 demo: $(STAMP)
-	$(BIN)/gridimpact run examples/abilene_stargate.json --out out/abilene
+	$(BIN)/gridimpact demo examples/abilene_stargate.json --out out/abilene
 
 ## test: lint, type-check and run every test tier (unit, e2e, slow large-grid checks)
 test: $(STAMP) lint typecheck

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from impact_service.cli_service import add_service_commands
 from impact_service.settings import get_settings
 
 if TYPE_CHECKING:
@@ -275,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file", type=Path)
     validate.set_defaults(handler=_cmd_validate)
     sub.add_parser("schema", help="print the study spec's JSON schema").set_defaults(handler=_cmd_schema)
+    add_service_commands(sub)
     return parser
 
 
@@ -283,11 +285,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     from grid_models.errors import GridModelError
+    from impact_service.client import ApiError
 
     try:
         code: int = args.handler(args)
     except GridModelError as exc:
         errors.print(f"[red]error ({exc.code}):[/red] {exc.message}")
+        return 1
+    except ApiError as exc:
+        errors.print(f"[red]error {exc.status} ({exc.code}):[/red] {exc.message}")
         return 1
     return code
 

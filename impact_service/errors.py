@@ -1,0 +1,155 @@
+"""The service's error tree; every expected condition is a 4xx with a structured body.
+
+::
+
+    ServiceError (status, code, message, details)
+    ├── BadRequest            400
+    ├── Unauthorized          401  missing or unknown API key
+    ├── NotFound              404  unknown or other tenant's study, grid or bus
+    ├── Conflict              409  result asked for before the study finished
+    ├── PayloadTooLarge       413
+    ├── UnprocessableEntity   422  request or upload fails validation
+    └── ServiceUnavailable    503  database or broker unreachable; retry
+
+Body: ``{"error": {"code": "...", "message": "...", "details": ...}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "ERROR_RESPONSES",
+    "BadRequest",
+    "Conflict",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceError",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "UnprocessableEntity",
+    "error_body",
+    "install_error_handlers",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """An expected failure with its HTTP status."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.details = details
+        self.headers = headers or {}
+
+
+class BadRequest(ServiceError):
+    """Malformed request."""
+
+
+class Unauthorized(ServiceError):
+    """No valid API key."""
+
+    status, code = 401, "unauthorized"
+
+
+class NotFound(ServiceError):
+    """Unknown resource, or one that belongs to another tenant."""
+
+    status, code = 404, "not_found"
+
+
+class Conflict(ServiceError):
+    """The resource is not in a state that allows the request."""
+
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ServiceError):
+    """Upload above the limit."""
+
+    status, code = 413, "payload_too_large"
+
+
+class UnprocessableEntity(ServiceError):
+    """The request or upload fails validation."""
+
+    status, code = 422, "unprocessable"
+
+
+class ServiceUnavailable(ServiceError):
+    """A dependency is down; retry later."""
+
+    status, code = 503, "service_unavailable"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The JSON error document."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ())]
+        out.append({"location": ".".join(location), "message": str(error.get("msg", "")), "type": str(error.get("type", ""))})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every exception to a structured response; unexpected ones are logged and become 500."""
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        first = details[0] if details else {"location": "", "message": "invalid request"}
+        message = f"{first['location']}: {first['message']}" if first["location"] else first["message"]
+        return JSONResponse(error_body("invalid_request", message, details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("database_unavailable path=%s error=%s", request.url.path, exc)
+        return JSONResponse(
+            error_body("database_unavailable", "the database is not reachable; retry shortly"),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": text,
+        "content": {"application/json": {"example": error_body(code, text)}},
+    }
+    for status, code, text in (
+        (401, "unauthorized", "missing or unknown API key: send it as 'X-API-Key: <key>'"),
+        (404, "not_found", "no such resource for this tenant"),
+        (422, "invalid_request", "the request does not validate; details lists every problem"),
+        (503, "service_unavailable", "database or broker unreachable; retry"),
+    )
+}

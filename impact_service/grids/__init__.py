@@ -1,0 +1,1 @@
+"""Grids: the catalog, uploads, summaries and POI search."""

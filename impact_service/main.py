@@ -1,0 +1,44 @@
+"""``create_app``: the FastAPI application (routers, error handlers, metrics)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from impact_service.errors import install_error_handlers
+from impact_service.grids.router import router as grids_router
+from impact_service.ops import install_metrics
+from impact_service.ops import router as ops_router
+from impact_service.settings import Settings, get_settings
+from impact_service.studies.router import router as studies_router
+
+__all__ = ["app", "create_app"]
+
+DESCRIPTION = """
+Grid and environmental impact studies of large AI computing loads.
+
+Submit a study (grid, point of interconnection, growth stages, analyses) with `POST /v1/studies`,
+poll `GET /v1/studies/{id}` for status and progress, and fetch `GET /v1/studies/{id}/result`
+(JSON) and `/result.nc` (NetCDF). Authenticate with `X-API-Key`. Every expected error is a 4xx
+with `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API; ``settings`` default to the process settings (``IMPACT_*`` variables)."""
+    settings = settings or get_settings()
+    application = FastAPI(title="gridimpact", version="1.0.0", description=DESCRIPTION)
+    application.state.settings = settings
+    install_error_handlers(application)
+    install_metrics(application, settings)
+    application.include_router(ops_router)
+    application.include_router(studies_router)
+    application.include_router(grids_router)
+    logging.getLogger(__name__).info("api_created database=%s", settings.database().split("@")[-1])
+    return application
+
+
+def app() -> FastAPI:
+    """Factory for ``uvicorn --factory impact_service.main:app``."""
+    return create_app()

@@ -1,0 +1,1 @@
+"""Studies: submit, list, poll, cancel, fetch results."""

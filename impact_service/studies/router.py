@@ -1,0 +1,88 @@
+"""/v1/studies routes: parse, call the service, return."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from grid_models.spec import StudySpec
+from impact_service.deps import SessionDep, SettingsDep, TenantDep
+from impact_service.errors import ERROR_RESPONSES
+from impact_service.store import repository as repo
+from impact_service.store.models import StudyStatus
+from impact_service.studies import service
+from impact_service.studies.schemas import StudyPage, StudyResource
+
+router = APIRouter(prefix="/v1/studies", tags=["studies"], responses=ERROR_RESPONSES)
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the study has not finished (Retry-After says when to poll again), or it failed"}
+}
+
+
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=StudyResource, responses={200: {"description": "the existing study"}}
+)
+def submit(
+    spec: StudySpec,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> StudyResource:
+    """Queue a study. An ``Idempotency-Key`` (or an identical earlier request) returns the existing study."""
+    study, created = service.submit_study(session, settings, tenant_id=tenant.id, spec=spec, idempotency_key=idempotency_key)
+    response.headers["Location"] = f"/v1/studies/{study.id}"
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return StudyResource.of(study)
+
+
+@router.get("", response_model=StudyPage)
+def list_studies(
+    session: SessionDep,
+    tenant: TenantDep,
+    status_filter: Annotated[StudyStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> StudyPage:
+    """This tenant's studies, newest first."""
+    rows, total = repo.list_studies(
+        session, tenant_id=tenant.id, status=status_filter.value if status_filter else None, limit=limit, offset=offset
+    )
+    return StudyPage(items=[StudyResource.of(s) for s in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{study_id}", response_model=StudyResource)
+def get_study(study_id: str, session: SessionDep, tenant: TenantDep) -> StudyResource:
+    """Status and progress of a study."""
+    return StudyResource.of(service.get_own_study(session, tenant_id=tenant.id, study_id=study_id))
+
+
+@router.delete("/{study_id}", response_model=StudyResource)
+def cancel(study_id: str, session: SessionDep, tenant: TenantDep) -> StudyResource:
+    """Cancel: a queued study never runs; a running one stops at its next checkpoint."""
+    return StudyResource.of(service.cancel_study(session, tenant_id=tenant.id, study_id=study_id))
+
+
+@router.get("/{study_id}/result", responses={200: {"content": {"application/json": {}}}, **_CONFLICT})
+def result(study_id: str, session: SessionDep, settings: SettingsDep, tenant: TenantDep) -> Response:
+    """The study result (JSON, see the StudyResult schema of the engine)."""
+    row = service.finished_result(session, settings, tenant_id=tenant.id, study_id=study_id)
+    return Response(content=row.result_json, media_type="application/json")
+
+
+@router.get("/{study_id}/result.nc", responses={200: {"content": {"application/x-netcdf": {}}}, **_CONFLICT})
+def result_netcdf(study_id: str, session: SessionDep, settings: SettingsDep, tenant: TenantDep) -> Response:
+    """The study's arrays (per stage x bus, branch, generator, contingency) as NetCDF."""
+    row = service.finished_result(session, settings, tenant_id=tenant.id, study_id=study_id)
+    if row.netcdf is None:
+        return Response(
+            status_code=404,
+            content=b'{"error": {"code": "not_found", "message": "this result has no NetCDF"}}',
+            media_type="application/json",
+        )
+    headers = {"Content-Disposition": f'attachment; filename="{study_id}.nc"'}
+    return Response(content=row.netcdf, media_type="application/x-netcdf", headers=headers)

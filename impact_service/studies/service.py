@@ -1,0 +1,103 @@
+"""Study use cases: submit (validate, store, commit, then send by name), list, get, cancel, results."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from grid_models.spec import StudySpec
+from impact_service.errors import Conflict, NotFound
+from impact_service.grids.service import grid_key, index_for, resolve_site
+from impact_service.settings import Settings
+from impact_service.store import repository as repo
+from impact_service.store.models import TERMINAL, Study, StudyResultRow, StudyStatus
+from workers.client import send_run_study
+
+__all__ = ["cancel_study", "finished_result", "get_own_study", "submit_study"]
+
+logger = logging.getLogger(__name__)
+
+
+def _validate_grid_and_site(session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec) -> str:
+    grid_id = spec.grid.catalog or spec.grid.upload_id or ""
+    _, index = index_for(session, settings, tenant_id=tenant_id, grid_id=grid_id)
+    resolve_site(index, bus=spec.site.bus, bus_name=spec.site.bus_name)
+    return grid_key(catalog=spec.grid.catalog, upload_id=spec.grid.upload_id)
+
+
+def _send(settings: Settings, study: Study) -> None:
+    try:
+        study.task_id = send_run_study(settings.broker(), study.id)
+    except Exception as exc:  # the study is committed: the sweeper sends it again once the broker is back
+        logger.warning("study_send_failed study_id=%s error=%s", study.id, exc)
+        study.step = "queued; the broker is unreachable, it will be sent when it is back"
+
+
+def submit_study(
+    session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec, idempotency_key: str | None
+) -> tuple[Study, bool]:
+    """Store and queue a study; returns ``(study, created)`` (an identical earlier request returns that study)."""
+    key = _validate_grid_and_site(session, settings, tenant_id=tenant_id, spec=spec)
+    input_hash = spec.input_hash()
+    existing = repo.find_existing_study(
+        session, tenant_id=tenant_id, idempotency_key=idempotency_key, input_hash=input_hash, grid_key=key
+    )
+    if existing is not None:
+        return existing, False
+    study = repo.create_study(
+        session,
+        tenant_id=tenant_id,
+        spec=spec.model_dump(mode="json"),
+        input_hash=input_hash,
+        grid_key=key,
+        name=spec.name,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # the same idempotency key raced in from another request
+        session.rollback()
+        again = repo.find_existing_study(
+            session, tenant_id=tenant_id, idempotency_key=idempotency_key, input_hash=input_hash, grid_key=key
+        )
+        if again is None:
+            raise
+        return again, False
+    _send(settings, study)
+    session.commit()
+    return study, True
+
+
+def get_own_study(session: Session, *, tenant_id: str, study_id: str) -> Study:
+    """A study of this tenant (404 for unknown ids and other tenants' studies alike)."""
+    study = repo.get_study(session, study_id=study_id[:64], tenant_id=tenant_id)
+    if study is None:
+        raise NotFound(f"no study {study_id[:64]!r}")
+    return study
+
+
+def cancel_study(session: Session, *, tenant_id: str, study_id: str) -> Study:
+    """Cancel a study (no-op for finished ones)."""
+    study = get_own_study(session, tenant_id=tenant_id, study_id=study_id)
+    repo.request_cancel(session, study=study)
+    session.commit()
+    return study
+
+
+def finished_result(session: Session, settings: Settings, *, tenant_id: str, study_id: str) -> StudyResultRow:
+    """The stored result, or a 409 that says when to come back."""
+    study = get_own_study(session, tenant_id=tenant_id, study_id=study_id)
+    if study.status in (StudyStatus.FAILED.value, StudyStatus.CANCELED.value):
+        raise Conflict(f"study {study.id} {study.status}: {study.error_message or ''}".strip(), code=f"study_{study.status}")
+    if study.status not in [s.value for s in TERMINAL]:
+        raise Conflict(
+            f"study {study.id} is {study.status} ({study.progress:.0%}: {study.step}); retry later",
+            code="study_not_finished",
+            headers={"Retry-After": str(settings.result_retry_after_s)},
+        )
+    row = repo.get_result(session, study_id=study.id)
+    if row is None:
+        raise NotFound(f"study {study.id} has no stored result")
+    return row

@@ -1,0 +1,154 @@
+"""The study service over HTTP against real processes: submit, poll, results, idempotency,
+tenants, cancel, uploads, errors, health and metrics."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pandapower as pp
+import pandapower.networks as pn
+import pytest
+import xarray as xr
+
+from impact_service.client import ApiError
+from impact_service.embedded import Stack
+from impact_service.store import repository as repo
+from impact_service.store.db import session_scope
+
+from .conftest import Tenants, example, small_spec, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_submit_poll_and_fetch_results(tenants: Tenants, tmp_path: Path) -> None:
+    response = httpx.post(
+        f"{tenants.base_url}/v1/studies",
+        json=small_spec(name="flow"),
+        headers={"X-API-Key": tenants.a._http.headers["X-API-Key"]},
+    )
+    assert response.status_code == 202
+    study = response.json()
+    assert response.headers["Location"] == f"/v1/studies/{study['id']}"
+    assert study["status"] in ("queued", "running")
+    seen = set()
+    final = tenants.a.wait(study["id"], on_progress=lambda s: seen.add(s["status"]), poll_s=0.1, timeout_s=120)
+    assert final["status"] == "succeeded" and final["progress"] == 1.0 and final["finished_at"]
+    result = tenants.a.result(study["id"])
+    assert [s["facility_p_mw"] for s in result["stages"]] == [50.0, 120.0]
+    assert result["provenance"]["grid_checksum"] and result["findings"]
+    netcdf = tmp_path / "result.nc"
+    netcdf.write_bytes(tenants.a.result_netcdf(study["id"]))
+    with xr.open_dataset(netcdf) as data:
+        assert data.sizes["stage"] == 3
+    listed = tenants.a._http.get("/v1/studies", params={"status": "succeeded"}).json()
+    assert study["id"] in [s["id"] for s in listed["items"]]
+
+
+def test_result_before_the_end_is_409_with_retry_after(tenants: Tenants) -> None:
+    study = tenants.a.submit(example("abilene_stargate"))
+    response = tenants.a._http.get(f"/v1/studies/{study['id']}/result")
+    if response.status_code == 409:
+        assert response.json()["error"]["code"] == "study_not_finished"
+        assert int(response.headers["Retry-After"]) >= 1
+    tenants.a.cancel(study["id"])
+
+
+def test_idempotency_key_and_identical_resubmission(tenants: Tenants) -> None:
+    first = tenants.a.submit(small_spec(name="idem", stages=[{"mw": 77}]), idempotency_key="abc-123")
+    again = tenants.a._http.post(
+        "/v1/studies", json=small_spec(name="other", stages=[{"mw": 78}]), headers={"Idempotency-Key": "abc-123"}
+    )
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    identical = tenants.a._http.post("/v1/studies", json=small_spec(name="idem", stages=[{"mw": 77}]))
+    assert identical.status_code == 200 and identical.json()["id"] == first["id"]
+    other_tenant = tenants.b.submit(small_spec(name="idem", stages=[{"mw": 77}]), idempotency_key="abc-123")
+    assert other_tenant["id"] != first["id"]
+
+
+def test_tenants_see_only_their_own(tenants: Tenants) -> None:
+    study = tenants.a.submit(small_spec(stages=[{"mw": 33}]))
+    for call in (
+        lambda: tenants.b.study(study["id"]),
+        lambda: tenants.b.result(study["id"]),
+        lambda: tenants.b.cancel(study["id"]),
+    ):
+        with pytest.raises(ApiError) as caught:
+            call()
+        assert caught.value.status == 404
+    listed = tenants.b._http.get("/v1/studies").json()
+    assert study["id"] not in [s["id"] for s in listed["items"]]
+    with pytest.raises(ApiError) as caught:
+        tenants.anonymous.study(study["id"])
+    assert caught.value.status == 401
+
+
+def test_cancel_queued_and_running(tenants: Tenants, stack: Stack) -> None:
+    busy = [tenants.a.submit(example("abilene_stargate") | {"name": f"busy {i}"}) for i in range(2)]
+    wait_for(lambda: all(tenants.a.study(s["id"])["status"] == "running" for s in busy), timeout_s=60)
+    queued = tenants.a.submit(small_spec(stages=[{"mw": 41}]))
+    canceled = tenants.a.cancel(queued["id"])
+    assert canceled["status"] == "canceled"
+    running = tenants.a.cancel(busy[0]["id"])
+    assert running["cancel_requested"]
+    final = tenants.a.wait(busy[0]["id"], timeout_s=60)
+    assert final["status"] == "canceled" and final["error"]["code"] == "study_canceled"
+    tenants.a.cancel(busy[1]["id"])
+    tenants.a.wait(busy[1]["id"], timeout_s=60)
+    time.sleep(2)
+    with session_scope(stack.settings.database()) as session:
+        row = repo.get_study(session, study_id=queued["id"])
+        assert row is not None and row.started_at is None and row.status == "canceled"  # it never ran
+
+
+def test_upload_and_study_on_it(tenants: Tenants) -> None:
+    content = pp.to_json(pn.case9()).encode()
+    response = tenants.a._http.post("/v1/grids", files={"file": ("case9.json", content, "application/json")})
+    assert response.status_code == 201, response.text
+    upload = response.json()
+    assert upload["summary"]["buses"] == 9
+    assert tenants.a._http.get(f"/v1/grids/{upload['id']}").status_code == 200
+    buses = tenants.a._http.get(f"/v1/grids/{upload['id']}/buses", params={"min_kv": 300}).json()
+    assert buses["total"] == 9
+    study = tenants.a.submit({"grid": {"upload_id": upload["id"]}, "site": {"bus": 4}, "stages": [{"mw": 20}]})
+    assert tenants.a.wait(study["id"], timeout_s=60)["status"] == "succeeded"
+    with pytest.raises(ApiError) as caught:
+        tenants.b.submit({"grid": {"upload_id": upload["id"]}, "site": {"bus": 4}, "stages": [{"mw": 20}]})
+    assert caught.value.status == 404
+    bad = tenants.a._http.post("/v1/grids", files={"file": ("bad.m", b"mpc.bus = [1 2 3;", "text/plain")})
+    assert bad.status_code == 422 and bad.json()["error"]["details"]
+
+
+def test_expected_errors_are_4xx_with_a_message(tenants: Tenants) -> None:
+    http = tenants.a._http
+    cases = [
+        (http.post("/v1/studies", json=small_spec(grid={"catalog": "../etc/passwd"})), 422),
+        (http.post("/v1/studies", json=small_spec(grid={"catalog": "activsg999"})), 404),
+        (http.post("/v1/studies", json=small_spec(site={"bus_name": "ATLANTIS"})), 422),
+        (http.post("/v1/studies", json=small_spec(stages=[{"mw": -5}])), 422),
+        (http.post("/v1/studies", content=b"{not json", headers={"Content-Type": "application/json"}), 422),
+        (http.get("/v1/studies/does-not-exist"), 404),
+        (http.get("/v1/grids/activsg2000/buses", params={"min_kv": "lots"}), 422),
+    ]
+    for response, status in cases:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["message"]
+
+
+def test_catalog_grids_and_poi_search(tenants: Tenants) -> None:
+    grids = tenants.a._http.get("/v1/grids").json()["items"]
+    assert {"activsg200", "activsg70k"} <= {g["id"] for g in grids}
+    found = tenants.a._http.get("/v1/grids/activsg2000/buses", params={"name": "ABILENE", "min_kv": 200}).json()
+    assert [b["name"] for b in found["items"]] == ["ABILENE 1 0", "ABILENE 2 0"]
+    summary = tenants.a._http.get("/v1/grids/activsg2000").json()["summary"]
+    assert summary["buses"] == 2000
+
+
+def test_health_readiness_and_metrics(tenants: Tenants) -> None:
+    assert httpx.get(f"{tenants.base_url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{tenants.base_url}/readyz").status_code == 200
+    text = httpx.get(f"{tenants.base_url}/metrics").text
+    assert "gridimpact_http_requests_total" in text
+    assert 'gridimpact_studies{status="succeeded"}' in text
+    assert "gridimpact_queue_depth" in text and "gridimpact_study_duration_seconds_bucket" in text

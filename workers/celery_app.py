@@ -1,0 +1,48 @@
+"""The Celery application of the worker fleet (``celery -A workers.celery_app worker``).
+
+Reliability settings: late acknowledgement and rejection on worker loss (a study whose worker
+dies is redelivered), prefetch 1 (a worker holds one study at a time), JSON only, no result
+backend (the database is the system of record), a Redis visibility timeout above the largest
+hard time limit, and the sweeper on a beat schedule.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from impact_service.settings import Settings, get_settings
+from workers.names import QUEUE_LIGHT, QUEUE_STUDIES, RUN_STUDY, SWEEP
+
+__all__ = ["VISIBILITY_TIMEOUT_S", "app", "make_celery", "time_limits"]
+
+VISIBILITY_TIMEOUT_S = 6 * 3600  # above the largest hard time limit (time_limits caps it at 5 h)
+
+
+def time_limits(buses: int) -> tuple[int, int]:
+    """Soft and hard time limits (s) for a study on a grid of ``buses`` buses."""
+    soft = min(900 + int(0.1 * buses), 5 * 3600 - 300)
+    return soft, soft + 300
+
+
+def make_celery(settings: Settings) -> Celery:
+    """The worker app for ``settings`` (broker from IMPACT_REDIS_URL)."""
+    app = Celery("gridimpact", broker=settings.broker(), include=["workers.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=QUEUE_STUDIES,
+        task_routes={RUN_STUDY: {"queue": QUEUE_STUDIES}, SWEEP: {"queue": QUEUE_LIGHT}},
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={"sweep": {"task": SWEEP, "schedule": settings.sweep_every_s, "options": {"queue": QUEUE_LIGHT}}},
+    )
+    return app
+
+
+app = make_celery(get_settings())

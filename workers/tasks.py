@@ -1,0 +1,41 @@
+"""Thin Celery tasks: all the work is in ``workers.runner``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import signals
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError as DatabaseError
+
+from impact_service.settings import get_settings
+from workers import runner
+from workers.celery_app import app
+from workers.names import RUN_STUDY, SWEEP
+
+logger = logging.getLogger(__name__)
+
+_INFRASTRUCTURE = (DatabaseError, BrokerError, RedisConnectionError)
+
+
+@app.task(name=RUN_STUDY, bind=True, autoretry_for=_INFRASTRUCTURE, retry_backoff=2, retry_backoff_max=60, max_retries=8)
+def run_study_task(self: Any, study_id: str) -> None:
+    """Claim and run one study (a duplicate or redelivered message for a claimed study is a no-op)."""
+    delivery = self.request.delivery_info or {}
+    runner.run_study_job(
+        study_id, task_id=str(self.request.id), redelivered=bool(delivery.get("redelivered")), settings=get_settings()
+    )
+
+
+@app.task(name=SWEEP, autoretry_for=_INFRASTRUCTURE, max_retries=2)
+def sweep_task() -> None:
+    """Requeue studies whose message was lost or whose worker died."""
+    runner.sweep(get_settings())
+
+
+@signals.worker_process_init.connect
+def _warm_up(**_: Any) -> None:
+    """Import the engine and prepare the small catalog grids before the first study arrives."""
+    runner.warm_up(get_settings())
