@@ -17,6 +17,7 @@ from importlib import resources
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "PRINTABLE",
     "FacilityParameters",
     "GpuModel",
     "GpuPower",
@@ -26,6 +27,9 @@ __all__ = [
     "gpu_power_table",
     "stage_load",
 ]
+
+
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # free text: no NUL or control characters
 
 
 class GpuModel(StrEnum):
@@ -126,7 +130,7 @@ class StageSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(default="", max_length=80)
+    label: str = Field(default="", max_length=80, pattern=PRINTABLE)
     gpus: int | None = Field(default=None, gt=0, le=20_000_000)
     gpu_model: GpuModel | None = None
     mw: float | None = Field(default=None, gt=0.0, le=50_000.0, description="facility demand at the POI, MW")

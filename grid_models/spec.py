@@ -13,7 +13,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grid_models.facility import FacilityParameters, StageSpec
+from grid_models.facility import PRINTABLE, FacilityParameters, StageSpec
 from grid_models.studies.dispatch import DispatchOptions
 
 __all__ = [
@@ -61,7 +61,7 @@ class SiteSpec(BaseModel):
     model_config = _STRICT
 
     bus: int | None = Field(default=None, ge=0, le=10**9, description="bus id (MATPOWER bus number for catalog grids)")
-    bus_name: str | None = Field(default=None, min_length=1, max_length=80, examples=["ABILENE 2 0"])
+    bus_name: str | None = Field(default=None, min_length=1, max_length=80, pattern=PRINTABLE, examples=["ABILENE 2 0"])
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -227,8 +227,8 @@ class StudySpec(BaseModel):
         },
     )
 
-    name: str = Field("", max_length=120)
-    description: str = Field("", max_length=2000)
+    name: str = Field("", max_length=120, pattern=PRINTABLE)
+    description: str = Field("", max_length=2000, pattern=PRINTABLE)
     grid: GridRef
     site: SiteSpec
     stages: list[StageSpec] = Field(min_length=1, max_length=24)

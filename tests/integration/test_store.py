@@ -1,0 +1,125 @@
+"""The store on SQLite and on a real PostgreSQL server: migrations, claims, ownership, sweeping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from impact_service.store import repository as repo
+from impact_service.store.db import session_scope, sqlite_url, upgrade_schema
+from impact_service.store.models import StudyStatus, utcnow
+
+from .postgres import PostgresServer, postgres_available
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("sqlite") / "store.db")
+        upgrade_schema(url)
+        yield url
+        return
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    upgrade_schema(server.url)
+    yield server.url
+    server.stop()
+
+
+def _study(url: str, tenant: str, **overrides: object) -> str:
+    with session_scope(url) as session:
+        row = repo.ensure_tenant(session, name=tenant)
+        values = {
+            "spec": {"grid": {"catalog": "activsg200"}},
+            "input_hash": "h" * 64,
+            "grid_key": "catalog:activsg200",
+            "name": "t",
+            "idempotency_key": None,
+        }
+        values.update(overrides)
+        study = repo.create_study(session, tenant_id=row.id, **values)  # type: ignore[arg-type]
+        return study.id
+
+
+def test_keys_are_hashed_and_tenant_scoped(database: str) -> None:
+    with session_scope(database) as session:
+        tenant = repo.ensure_tenant(session, name="keys")
+        row, key = repo.create_api_key(session, tenant_id=tenant.id)
+        assert key not in (row.key_hash, row.prefix + "x") and row.key_hash == repo.hash_key(key)
+        assert repo.tenant_for_key(session, key=key).id == tenant.id  # type: ignore[union-attr]
+        assert repo.tenant_for_key(session, key=key + "x") is None
+
+
+def test_claim_is_exclusive_and_writes_need_the_token(database: str) -> None:
+    study_id = _study(database, "claims")
+    with session_scope(database) as session:
+        token = repo.claim_study(
+            session, study_id=study_id, worker="w1", task_id="t1", redelivered=False, stale_after=timedelta(seconds=60)
+        )
+    with session_scope(database) as session:  # a duplicate message, another worker: no-op
+        assert (
+            repo.claim_study(
+                session, study_id=study_id, worker="w2", task_id="t2", redelivered=False, stale_after=timedelta(seconds=60)
+            )
+            is None
+        )
+    assert token is not None
+    with session_scope(database) as session:  # the same message redelivered (the first worker died): taken over
+        takeover = repo.claim_study(
+            session, study_id=study_id, worker="w3", task_id="t1", redelivered=True, stale_after=timedelta(seconds=60)
+        )
+    assert takeover is not None and takeover != token
+    with session_scope(database) as session:
+        assert repo.heartbeat(session, study_id=study_id, token=token, fraction=0.5, step="x") == "lost"
+        assert not repo.finish_study(
+            session, study_id=study_id, token=token, status=StudyStatus.SUCCEEDED, result_json="{}", netcdf=None
+        )
+        assert repo.heartbeat(session, study_id=study_id, token=takeover, fraction=0.5, step="half") == "ok"
+        assert repo.finish_study(
+            session, study_id=study_id, token=takeover, status=StudyStatus.SUCCEEDED, result_json="{}", netcdf=b"nc"
+        )
+    with session_scope(database) as session:
+        study = repo.get_study(session, study_id=study_id)
+        assert study is not None and study.status == "succeeded" and study.attempts == 2
+        assert repo.get_result(session, study_id=study_id).netcdf == b"nc"  # type: ignore[union-attr]
+        assert not repo.finish_study(
+            session, study_id=study_id, token=takeover, status=StudyStatus.SUCCEEDED, result_json="{}", netcdf=None
+        )
+
+
+def test_cancel_and_sweeper_queries(database: str) -> None:
+    queued, running = _study(database, "sweep", input_hash="a" * 64), _study(database, "sweep", input_hash="b" * 64)
+    with session_scope(database) as session:
+        token = repo.claim_study(
+            session, study_id=running, worker="w", task_id="t", redelivered=False, stale_after=timedelta(seconds=60)
+        )
+        assert token
+        repo.request_cancel(session, study=repo.get_study(session, study_id=queued))  # type: ignore[arg-type]
+        repo.request_cancel(session, study=repo.get_study(session, study_id=running))  # type: ignore[arg-type]
+    with session_scope(database) as session:
+        assert repo.get_study(session, study_id=queued).status == "canceled"  # type: ignore[union-attr]
+        assert repo.heartbeat(session, study_id=running, token=token) == "cancel"
+        stale = repo.stale_running(session, heartbeat_before=utcnow() + timedelta(seconds=1))
+        assert running in [s.id for s in stale]
+        assert repo.stale_running(session, heartbeat_before=utcnow() - timedelta(hours=1)) == []
+
+
+def test_idempotency_key_is_unique_per_tenant(database: str) -> None:
+    _study(database, "idem", idempotency_key="k1")
+    _study(database, "idem-other", idempotency_key="k1")
+    with pytest.raises(IntegrityError):
+        _study(database, "idem", idempotency_key="k1")
+
+
+def test_migrations_are_idempotent(database: str, tmp_path: Path) -> None:
+    upgrade_schema(database)
+    with session_scope(database) as session:
+        assert repo.count_by_status(session)
