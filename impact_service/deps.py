@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -26,8 +27,11 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_session(settings: SettingsDep) -> Iterator[Session]:
-    """A session for the request; committed by the service functions that write."""
+async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
+    """A session for the request; committed by the service functions that write.
+
+    Async so that FastAPI does not hop to its thread pool for it: the session's queries are short
+    (primary-key reads on the polling path) and the hop cost more than the query."""
     session = session_factory(settings.database())()
     try:
         yield session
@@ -38,7 +42,26 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_tenant(
+_KEY_CACHE_S = 30.0  # a revoked key stops working within this many seconds
+_key_cache: dict[str, tuple[float, Tenant]] = {}
+
+
+def _tenant_for(session: Session, key: str) -> Tenant | None:
+    """Tenant of a key; cached briefly in-process (status polling authenticates every request)."""
+    now = time.monotonic()
+    hit = _key_cache.get(key)
+    if hit is not None and now - hit[0] < _KEY_CACHE_S:
+        return hit[1]
+    tenant = tenant_for_key(session, key=key)
+    if tenant is not None:
+        session.expunge(tenant)
+        if len(_key_cache) > 10_000:
+            _key_cache.clear()
+        _key_cache[key] = (now, tenant)
+    return tenant
+
+
+async def get_tenant(
     session: SessionDep,
     x_api_key: Annotated[str | None, Header(description="API key")] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -49,7 +72,7 @@ def get_tenant(
         key = authorization[7:].strip()
     if not key:
         raise Unauthorized("send your API key in the X-API-Key header (create one with `gridimpact keys create`)")
-    tenant = tenant_for_key(session, key=key[:200])
+    tenant = _tenant_for(session, key[:200])
     if tenant is None:
         raise Unauthorized("unknown or revoked API key")
     return tenant

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import select, text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impact_service.errors import ServiceUnavailable
 from impact_service.settings import Settings
@@ -84,6 +85,31 @@ class _StoreCollector:
             logger.warning("metrics_broker_unavailable error=%s", exc)
 
 
+class _MeasureRequests:
+    """Pure ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on the polling hot path)."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app, self.requests, self.latency = app, requests, latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), [500]
+
+        async def send_and_record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.requests.labels(scope["method"], route, str(status[0])).inc()
+            self.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
+
+
 def install_metrics(app: FastAPI, settings: Settings) -> None:
     """Request counters and latencies, the store collector, and GET /metrics."""
     registry = CollectorRegistry()
@@ -91,14 +117,7 @@ def install_metrics(app: FastAPI, settings: Settings) -> None:
     latency = Histogram("gridimpact_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry)
     registry.register(_StoreCollector(settings))
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(request.method, route).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(_MeasureRequests, requests=requests, latency=latency)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def metrics() -> Response:

@@ -56,7 +56,7 @@ def list_studies(
 
 
 @router.get("/{study_id}", response_model=StudyResource)
-def get_study(study_id: str, session: SessionDep, tenant: TenantDep) -> StudyResource:
+async def get_study(study_id: str, session: SessionDep, tenant: TenantDep) -> StudyResource:
     """Status and progress of a study."""
     return StudyResource.of(service.get_own_study(session, tenant_id=tenant.id, study_id=study_id))
 

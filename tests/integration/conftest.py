@@ -91,6 +91,14 @@ def example(name: str) -> dict[str, Any]:
     return dict(json.loads((EXAMPLES / f"{name}.json").read_text()))
 
 
+def busy_spec(number: int) -> dict[str, Any]:
+    """A long study (the Abilene example, ~20 s); each number gives a different spec, so that
+    identical-resubmission deduplication does not fold them into one study."""
+    spec = example("abilene_stargate")
+    spec["stages"] = [{"mw": 200.0 + number}, {"mw": 600.0}, {"mw": 1200.0}]
+    return spec
+
+
 def wait_for(predicate: Any, *, timeout_s: float = 60.0, every_s: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ from impact_service.embedded import Stack
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
 
-from .conftest import Tenants, example, small_spec, wait_for
+from .conftest import Tenants, busy_spec, example, small_spec, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,8 @@ def test_tenants_see_only_their_own(tenants: Tenants) -> None:
 
 
 def test_cancel_queued_and_running(tenants: Tenants, stack: Stack) -> None:
-    busy = [tenants.a.submit(example("abilene_stargate") | {"name": f"busy {i}"}) for i in range(2)]
+    busy = [tenants.a.submit(busy_spec(i)) for i in range(2)]
+    assert busy[0]["id"] != busy[1]["id"]
     wait_for(lambda: all(tenants.a.study(s["id"])["status"] == "running" for s in busy), timeout_s=60)
     queued = tenants.a.submit(small_spec(stages=[{"mw": 41}]))
     canceled = tenants.a.cancel(queued["id"])

@@ -16,7 +16,7 @@ from impact_service.embedded import Stack
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
 
-from .conftest import example, fast_settings, make_key, small_spec, wait_for
+from .conftest import busy_spec, example, fast_settings, make_key, small_spec, wait_for
 from .postgres import PostgresServer, postgres_available
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ def test_worker_killed_mid_study_the_study_still_succeeds_once(fresh_stack: Stac
 
 def test_redis_restart_loses_no_queued_study(fresh_stack: Stack) -> None:
     client = _client(fresh_stack, "redis")
-    busy = [client.submit(example("abilene_stargate") | {"name": f"busy {i}"}) for i in range(2)]
+    busy = [client.submit(busy_spec(i)) for i in range(2)]
     queued = [client.submit(small_spec(stages=[{"mw": 60 + i}])) for i in range(3)]
     assert fresh_stack.redis is not None
     fresh_stack.redis.stop()
