@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from grid_models.analysis_results import ContingencyAnalysisResult, ContingencyStageResult, ContingencyStatus, StudyAreaInfo
 from grid_models.results import Finding, Severity
-from grid_models.solver.lightsim import LightSimBackend
-from grid_models.solver.types import SolverSettings
+from grid_models.solver.network import PreparedNetwork
 from grid_models.spec import ContingencyOptions, Criteria, StudyAreaMode
-from grid_models.studies.contingency import Contingency, OutageTable, build_contingencies, run_contingencies
+from grid_models.studies.contingency import Contingency, OutageTable
 from grid_models.studies.contingency_evaluation import evaluate_contingencies
-from grid_models.studies.power_flow import DispatchContext, StageSolve
-from grid_models.studies.study_area import StudyArea, select_study_area
+from grid_models.studies.power_flow import StageSolve
+from grid_models.studies.study_area import StudyArea
 
-__all__ = ["N1_CRITERIA", "RESPONSE", "ContingencyRun", "contingency_findings", "run_contingency_analysis"]
+__all__ = ["N1_CRITERIA", "RESPONSE", "ContingencyRun", "contingency_findings", "evaluate_contingency_tables"]
 
 RESPONSE = (
     "generation schedule kept; lost generation, cut-off load and the change in losses shared by the dispatchable units "
@@ -51,30 +49,22 @@ def _area_info(area: StudyArea, options: ContingencyOptions) -> StudyAreaInfo:
     )
 
 
-def run_contingency_analysis(
-    backend: LightSimBackend,
-    solves: list[StageSolve],
+def evaluate_contingency_tables(
+    prepared: PreparedNetwork,
     *,
-    context: DispatchContext,
+    area: StudyArea,
+    contingencies: list[Contingency],
+    tables: dict[int, OutageTable],
+    solves: list[StageSolve],
     options: ContingencyOptions,
     criteria: Criteria,
-    settings: SolverSettings,
-    progress: Callable[[float, str], None],
 ) -> ContingencyRun:
-    """Run the outages of the study area on the base case (``solves[0]``) and on every solved stage."""
-    prepared = backend.prepared
-    area = select_study_area(backend, base=solves[0], context=context, options=options.study_area)
-    contingencies = build_contingencies(prepared, area, options)
-    tables: dict[int, OutageTable] = {}
+    """Attribute and summarise the outage tables of the base case (key 0) and of every stage."""
     results: list[ContingencyStageResult] = []
-    runnable = [s for s in solves if s.converged]
-    for number, stage in enumerate(runnable):
-        label = stage.load.label if stage.load else "base case"
-        progress(number / len(runnable), f"N-1: {len(contingencies)} outages, {label}")
-        table = run_contingencies(
-            backend, stage=stage, contingencies=contingencies, eligible=context.eligible, options=options, settings=settings
-        )
-        tables[stage.index] = table
+    for stage in solves:
+        table = tables.get(stage.index)
+        if table is None:
+            continue
         base_table = tables.get(0) if stage.index else None
         results.append(evaluate_contingencies(prepared, table, base_table=base_table, stage=stage, criteria=criteria))
     result = ContingencyAnalysisResult(

@@ -1,0 +1,162 @@
+"""Phase 3 of a study: attribute the outages, search the hosting capacity, trip the facility,
+write the findings and assemble the result (see :mod:`grid_models.study_plan`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from grid_models.analysis_results import HostingCapacityResult, LoadLossResult
+from grid_models.dataset import build_dataset
+from grid_models.facility import facility_defaults
+from grid_models.provenance import gridimpact_version, library_versions, platform_name, python_version
+from grid_models.results import Finding, GridInfo, Provenance, StageResult, StudyResult
+from grid_models.solver.types import SolverSettings
+from grid_models.spec import StudySpec
+from grid_models.studies.contingency import OutageTable
+from grid_models.studies.contingency_study import ContingencyRun, contingency_findings, evaluate_contingency_tables
+from grid_models.studies.evaluation import evaluate_stage
+from grid_models.studies.findings import power_flow_findings
+from grid_models.studies.hosting_capacity import N1Inputs, hosting_findings, run_hosting_capacity
+from grid_models.studies.load_loss import load_loss_findings, run_load_loss
+from grid_models.study_plan import StudyPlan, contingency_options
+
+__all__ = ["complete_study"]
+
+Progress = Callable[[float, str], None]
+
+
+def _grid_info(plan: StudyPlan) -> GridInfo:
+    grid, net = plan.grid, plan.grid.net
+    return GridInfo(
+        grid_id=grid.grid_id,
+        title=grid.title,
+        source=grid.source,
+        checksum=grid.checksum,
+        buses=len(net.bus),
+        lines=len(net.line),
+        transformers=len(net.trafo),
+        generators=len(plan.prepared.gen_ids),
+        total_load_mw=float(net.load.p_mw[net.load.in_service.astype(bool)].sum()),
+        notes=list(grid.notes),
+    )
+
+
+def _assumptions(spec: StudySpec, settings: SolverSettings) -> list[str]:
+    defaults = facility_defaults()
+    facility = spec.facility
+    lines = [
+        f"facility power factor {facility.power_factor:g} (default source: {defaults['power_factor'].source})",
+        f"PUE {facility.pue:g}, network and storage {facility.network_storage_share:.0%} of IT power, "
+        f"utilization {facility.utilization:.0%}",
+        f"generators pick up the demand by '{spec.dispatch.rule.value}' among fuels {', '.join(spec.dispatch.dispatchable_fuels)}"
+        + (" in the POI's area" if spec.dispatch.same_area_only else " system-wide"),
+        "branch loading = apparent power at the more loaded end / MVA rating (MATPOWER RATE_A normal, RATE_B/C emergency)",
+    ]
+    if settings.enforce_q_limits:
+        lines.append("generator reactive limits enforced (PV/PQ switching in both directions until settled)")
+    else:
+        lines.append("generator reactive limits NOT enforced (solver.enforce_q_limits = false)")
+    return lines
+
+
+@dataclass
+class _Extra:
+    contingency: ContingencyRun | None = None
+    hosting: HostingCapacityResult | None = None
+    load_loss: LoadLossResult | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _analyses(plan: StudyPlan, tables: dict[int, OutageTable], progress: Progress) -> _Extra:
+    extra, spec = _Extra(), plan.spec
+    if plan.context is None:
+        return extra
+    options = contingency_options(spec)
+    if spec.analyses.contingency is not None and plan.area is not None and options is not None:
+        extra.contingency = evaluate_contingency_tables(
+            plan.prepared,
+            area=plan.area,
+            contingencies=plan.contingencies,
+            tables=tables,
+            solves=plan.solves,
+            options=options,
+            criteria=spec.criteria,
+        )
+        extra.findings.extend(contingency_findings(extra.contingency.result))
+    hosting = spec.analyses.hosting_capacity
+    if hosting is not None:
+        progress(0.85, "hosting capacity")
+        n1 = N1Inputs(plan.contingencies, tables[0], options) if hosting.n1 and options is not None and 0 in tables else None
+        loads = [(s.load.p_mw, s.load.label) for s in plan.solves[1:] if s.load is not None]
+        largest_mw, largest_label = max(loads, default=(0.0, ""))
+        extra.hosting = run_hosting_capacity(
+            plan.backend,
+            base=plan.solves[0],
+            context=plan.context,
+            options=hosting,
+            criteria=spec.criteria,
+            params=spec.facility,
+            settings=plan.settings,
+            largest_stage_mw=largest_mw,
+            n1=n1,
+        )
+        if largest_mw > 0:
+            extra.findings.extend(hosting_findings(extra.hosting, largest_stage_mw=largest_mw, largest_label=largest_label))
+    if spec.analyses.load_loss is not None:
+        progress(0.95, "load-loss event")
+        extra.load_loss = run_load_loss(
+            plan.backend, plan.solves, context=plan.context, criteria=spec.criteria, settings=plan.settings
+        )
+        extra.findings.extend(load_loss_findings(extra.load_loss))
+    return extra
+
+
+def complete_study(plan: StudyPlan, tables: dict[int, OutageTable], *, progress: Progress) -> StudyResult:
+    """Phase 3: everything after the outages; ``tables`` are the merged outage tables by stage."""
+    clock = time.perf_counter()
+    spec = plan.spec
+    top = spec.analyses.power_flow.top_branches
+    results = [evaluate_stage(plan.prepared, s, plan.solves[0], criteria=spec.criteria, top_branches=top) for s in plan.solves]
+    stages: list[StageResult] = results[1:]
+    findings = power_flow_findings(results[0], stages, poi=plan.poi_info, criteria=spec.criteria)
+    extra = _analyses(plan, tables, progress)
+    findings.extend(extra.findings)
+    progress(0.97, "writing the result")
+    provenance = Provenance(
+        input_hash=spec.input_hash(),
+        grid_checksum=plan.grid.checksum,
+        gridimpact_version=gridimpact_version(),
+        libraries=library_versions(),
+        python=python_version(),
+        platform=platform_name(),
+        solver={"backend": plan.backend.name, "algorithm": "Newton-Raphson (KLU)", **asdict(plan.settings)},
+        started_at=plan.started_at.isoformat(),
+        finished_at=datetime.now(UTC).isoformat(),
+        duration_s=plan.elapsed_s + time.perf_counter() - clock,
+    )
+    result = StudyResult(
+        study_name=spec.name or f"{plan.grid.grid_id} at bus {plan.poi_info.bus_id}",
+        spec=spec,
+        grid=_grid_info(plan),
+        poi=plan.poi_info,
+        base_case=results[0],
+        stages=stages,
+        contingency=extra.contingency.result if extra.contingency else None,
+        hosting_capacity=extra.hosting,
+        load_loss=extra.load_loss,
+        findings=findings,
+        assumptions=_assumptions(spec, plan.settings),
+        provenance=provenance,
+    )
+    attrs = {
+        "title": result.study_name,
+        "grid_id": plan.grid.grid_id,
+        "grid_checksum": plan.grid.checksum,
+        "input_hash": provenance.input_hash,
+    }
+    result.attach_dataset(build_dataset(plan.prepared, plan.solves, attrs=attrs, contingency=extra.contingency))
+    progress(1.0, "done")
+    return result

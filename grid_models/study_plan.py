@@ -1,0 +1,209 @@
+"""A study in phases, so that its outages can be solved anywhere.
+
+1. :func:`plan_study`: the base case, the stages, the study area and the outage list;
+2. :func:`contingency_work` / :func:`run_contingency_slice`: the outages, in slices that any process
+   holding the same grid can solve (a worker fleet fans them out);
+3. :func:`grid_models.completion.complete_study`: attribution, hosting capacity, load loss, findings
+   and the result.
+
+``run_study`` runs the three in one process. Phase 1 is deterministic, so a worker that solves a
+slice recomputes the plan from the spec and the grid instead of receiving it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from grid_models.catalog.summary import resolve_bus
+from grid_models.errors import StudySpecError
+from grid_models.facility import StageLoad, stage_load
+from grid_models.grid import Grid
+from grid_models.results import PoiInfo
+from grid_models.solver.lightsim import LightSimBackend
+from grid_models.solver.network import PreparedNetwork, prepare_network
+from grid_models.solver.types import SolverSettings
+from grid_models.spec import ContingencyOptions, StudySpec
+from grid_models.studies.contingency import Contingency, OutageTable, build_contingencies, run_contingencies
+from grid_models.studies.power_flow import DispatchContext, StageSolve, dispatch_context, solve_base_case, solve_stage
+from grid_models.studies.study_area import StudyArea, select_study_area
+
+__all__ = [
+    "StudyPlan",
+    "WorkItem",
+    "contingency_options",
+    "contingency_work",
+    "merge_slices",
+    "plan_study",
+    "run_contingency_slice",
+    "solver_settings",
+]
+
+Progress = Callable[[float, str], None]
+
+
+def solver_settings(spec: StudySpec) -> SolverSettings:
+    """Numerical settings from the spec's solver options."""
+    return SolverSettings(
+        tolerance_pu=spec.solver.tolerance_pu,
+        max_iterations=spec.solver.max_iterations,
+        enforce_q_limits=spec.solver.enforce_q_limits,
+    )
+
+
+def contingency_options(spec: StudySpec) -> ContingencyOptions | None:
+    """The outage options when the study needs outages (N-1 analysis or an N-1 hosting capacity)."""
+    hosting = spec.analyses.hosting_capacity
+    if spec.analyses.contingency is not None:
+        return spec.analyses.contingency
+    return ContingencyOptions() if hosting is not None and hosting.n1 else None
+
+
+@dataclass
+class StudyPlan:
+    """Everything solved before the outages, and the outages to solve."""
+
+    spec: StudySpec
+    grid: Grid
+    prepared: PreparedNetwork
+    backend: LightSimBackend
+    settings: SolverSettings
+    poi: int
+    poi_info: PoiInfo
+    solves: list[StageSolve]
+    context: DispatchContext | None
+    area: StudyArea | None
+    contingencies: list[Contingency]
+    started_at: datetime
+    elapsed_s: float = 0.0  # time spent on this study in earlier phases and processes
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def outage_stages(self) -> list[int]:
+        """Stages (0 = base case) whose outages are solved: N-1 on all solved ones, an N-1 hosting capacity only the base."""
+        if not self.contingencies:
+            return []
+        solved = [s.index for s in self.solves if s.converged]
+        return solved if self.spec.analyses.contingency is not None else [i for i in solved if i == 0]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A slice of the outage list of one stage."""
+
+    stage_index: int
+    start: int
+    stop: int
+
+
+def _poi(grid: Grid, prepared: PreparedNetwork, spec: StudySpec) -> tuple[int, PoiInfo]:
+    bus_id = resolve_bus(grid, bus=spec.site.bus, bus_name=spec.site.bus_name)
+    if not bool(grid.net.bus.in_service.at[bus_id]):
+        raise StudySpecError(f"bus {bus_id} is out of service in grid {grid.grid_id!r}; choose an energised bus")
+    position = prepared.bus_position(bus_id)
+    info = PoiInfo(
+        bus_id=bus_id,
+        bus_name=prepared.bus_names[position],
+        vn_kv=float(prepared.bus_vn_kv[position]),
+        area=int(prepared.bus_area[position]),
+    )
+    return position, info
+
+
+def _solve_stages(
+    backend: LightSimBackend, spec: StudySpec, *, poi: int, loads: list[StageLoad], settings: SolverSettings, progress: Progress
+) -> tuple[list[StageSolve], DispatchContext | None]:
+    progress(0.05, "solving the base case without the facility")
+    base = solve_base_case(backend, poi=poi, initial=spec.solver.initial_voltage, settings=settings)
+    if not base.converged:
+        return [base], None
+    context = dispatch_context(backend.prepared, base, spec.dispatch)
+    solves, previous = [base], base
+    for number, load in enumerate(loads, start=1):
+        progress(0.05 + 0.25 * (number - 1) / len(loads), f"stage {number}/{len(loads)}: {load.label} ({load.p_mw:,.0f} MW)")
+        stage = solve_stage(backend, index=number, load=load, previous=previous, context=context, settings=settings)
+        solves.append(stage)
+        previous = stage if stage.converged else previous
+    return solves, context
+
+
+def plan_study(spec: StudySpec, grid: Grid, *, progress: Progress) -> StudyPlan:
+    """Phase 1: solve the base case and the stages, choose the study area and list the outages."""
+    started_at, clock = datetime.now(UTC), time.perf_counter()
+    progress(0.0, "preparing the grid model")
+    prepared = prepare_network(grid.net)
+    poi, poi_info = _poi(grid, prepared, spec)
+    loads = [stage_load(stage, spec.facility, index=i) for i, stage in enumerate(spec.stages, start=1)]
+    settings = solver_settings(spec)
+    backend = LightSimBackend(prepared, settings)
+    solves, context = _solve_stages(backend, spec, poi=poi, loads=loads, settings=settings, progress=progress)
+    area, contingencies = None, []
+    options = contingency_options(spec)
+    if options is not None and context is not None:
+        progress(0.32, "choosing the study area")
+        area = select_study_area(backend, base=solves[0], context=context, options=options.study_area)
+        contingencies = build_contingencies(prepared, area, options)
+    return StudyPlan(
+        spec=spec,
+        grid=grid,
+        prepared=prepared,
+        backend=backend,
+        settings=settings,
+        poi=poi,
+        poi_info=poi_info,
+        solves=solves,
+        context=context,
+        area=area,
+        contingencies=contingencies,
+        started_at=started_at,
+        elapsed_s=time.perf_counter() - clock,
+    )
+
+
+def contingency_work(plan: StudyPlan, *, rows_per_item: int | None = None) -> list[WorkItem]:
+    """The outage slices to solve (one per stage when ``rows_per_item`` is None)."""
+    count = len(plan.contingencies)
+    size = max(rows_per_item or count, 1)
+    return [WorkItem(stage, start, min(start + size, count)) for stage in plan.outage_stages for start in range(0, count, size)]
+
+
+def run_contingency_slice(plan: StudyPlan, item: WorkItem) -> OutageTable:
+    """Phase 2: solve one slice of outages of one stage."""
+    options = contingency_options(plan.spec)
+    assert options is not None and plan.context is not None
+    stage = next(s for s in plan.solves if s.index == item.stage_index)
+    return run_contingencies(
+        plan.backend,
+        stage=stage,
+        contingencies=plan.contingencies[item.start : item.stop],
+        eligible=plan.context.eligible,
+        options=options,
+        settings=plan.settings,
+    )
+
+
+def merge_slices(plan: StudyPlan, slices: dict[WorkItem, OutageTable]) -> dict[int, OutageTable]:
+    """Join the slices of each stage back into one table, in outage order."""
+    tables: dict[int, OutageTable] = {}
+    for stage in plan.outage_stages:
+        parts = sorted(
+            ((item, table) for item, table in slices.items() if item.stage_index == stage), key=lambda pair: pair[0].start
+        )
+        if not parts:
+            continue
+        tables[stage] = OutageTable(
+            contingencies=[c for _, table in parts for c in table.contingencies],
+            converged=np.concatenate([t.converged for _, t in parts]),
+            exact=np.concatenate([t.exact for _, t in parts]),
+            vm_pu=np.vstack([t.vm_pu for _, t in parts]),
+            loading_percent=np.vstack([t.loading_percent for _, t in parts]),
+            islanded_buses=np.concatenate([t.islanded_buses for _, t in parts]),
+            islanded_load_mw=np.concatenate([t.islanded_load_mw for _, t in parts]),
+            islanded_generation_mw=np.concatenate([t.islanded_generation_mw for _, t in parts]),
+            duration_s=sum(t.duration_s for _, t in parts),
+        )
+    return tables
