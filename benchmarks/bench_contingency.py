@@ -38,7 +38,7 @@ from grid_models.solver.types import SolverSettings
 from grid_models.spec import ContingencyOptions, Criteria, HostingCapacityOptions, InitialVoltage, StudySpec
 from grid_models.studies.contingency import build_contingencies, run_contingencies
 from grid_models.studies.dispatch import DispatchOptions
-from grid_models.studies.hosting_capacity import N1Inputs, run_hosting_capacity
+from grid_models.studies.hosting_n1 import N1Inputs, run_hosting_capacity
 from grid_models.studies.power_flow import dispatch_context, solve_base_case
 from grid_models.studies.study_area import StudyArea, select_study_area
 

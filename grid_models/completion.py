@@ -15,13 +15,13 @@ from grid_models.provenance import gridimpact_version, library_versions, platfor
 from grid_models.results import Finding, GridInfo, Provenance, StageResult, StudyResult
 from grid_models.solver.types import SolverSettings
 from grid_models.spec import StudySpec
-from grid_models.studies.contingency import OutageTable
 from grid_models.studies.contingency_study import ContingencyRun, contingency_findings, evaluate_contingency_tables
 from grid_models.studies.evaluation import evaluate_stage
 from grid_models.studies.findings import power_flow_findings
-from grid_models.studies.hosting_capacity import N1Inputs, hosting_findings, run_hosting_capacity
+from grid_models.studies.hosting_capacity import hosting_findings
+from grid_models.studies.hosting_n1 import hosting_result
 from grid_models.studies.load_loss import load_loss_findings, run_load_loss
-from grid_models.study_plan import StudyPlan, contingency_options
+from grid_models.study_plan import Outages, StudyPlan, contingency_options
 
 __all__ = ["complete_study"]
 
@@ -70,7 +70,7 @@ class _Extra:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _analyses(plan: StudyPlan, tables: dict[int, OutageTable], progress: Progress) -> _Extra:
+def _analyses(plan: StudyPlan, outages: Outages, progress: Progress) -> _Extra:
     extra, spec = _Extra(), plan.spec
     if plan.context is None:
         return extra
@@ -80,31 +80,18 @@ def _analyses(plan: StudyPlan, tables: dict[int, OutageTable], progress: Progres
             plan.prepared,
             area=plan.area,
             contingencies=plan.contingencies,
-            tables=tables,
+            tables=outages.tables,
             solves=plan.solves,
             options=options,
             criteria=spec.criteria,
         )
         extra.findings.extend(contingency_findings(extra.contingency.result))
-    hosting = spec.analyses.hosting_capacity
-    if hosting is not None:
-        progress(0.85, "hosting capacity")
-        n1 = N1Inputs(plan.contingencies, tables[0], options) if hosting.n1 and options is not None and 0 in tables else None
-        loads = [(s.load.p_mw, s.load.label) for s in plan.solves[1:] if s.load is not None]
-        largest_mw, largest_label = max(loads, default=(0.0, ""))
-        extra.hosting = run_hosting_capacity(
-            plan.backend,
-            base=plan.solves[0],
-            context=plan.context,
-            options=hosting,
-            criteria=spec.criteria,
-            params=spec.facility,
-            settings=plan.settings,
-            largest_stage_mw=largest_mw,
-            n1=n1,
-        )
-        if largest_mw > 0:
-            extra.findings.extend(hosting_findings(extra.hosting, largest_stage_mw=largest_mw, largest_label=largest_label))
+    if plan.hosting is not None:
+        progress(0.9, "hosting capacity")
+        extra.hosting = hosting_result(plan.hosting, outages.n1_parts if plan.hosting_n1 else None)
+        largest = max(((s.load.p_mw, s.load.label) for s in plan.solves[1:] if s.load is not None), default=(0.0, ""))
+        if largest[0] > 0:
+            extra.findings.extend(hosting_findings(extra.hosting, largest_stage_mw=largest[0], largest_label=largest[1]))
     if spec.analyses.load_loss is not None:
         progress(0.95, "load-loss event")
         extra.load_loss = run_load_loss(
@@ -114,15 +101,15 @@ def _analyses(plan: StudyPlan, tables: dict[int, OutageTable], progress: Progres
     return extra
 
 
-def complete_study(plan: StudyPlan, tables: dict[int, OutageTable], *, progress: Progress) -> StudyResult:
-    """Phase 3: everything after the outages; ``tables`` are the merged outage tables by stage."""
+def complete_study(plan: StudyPlan, outages: Outages, *, progress: Progress) -> StudyResult:
+    """Phase 3: everything after the outages (``outages``: the merged slices, see ``merge_slices``)."""
     clock = time.perf_counter()
     spec = plan.spec
     top = spec.analyses.power_flow.top_branches
     results = [evaluate_stage(plan.prepared, s, plan.solves[0], criteria=spec.criteria, top_branches=top) for s in plan.solves]
     stages: list[StageResult] = results[1:]
     findings = power_flow_findings(results[0], stages, poi=plan.poi_info, criteria=spec.criteria)
-    extra = _analyses(plan, tables, progress)
+    extra = _analyses(plan, outages, progress)
     findings.extend(extra.findings)
     progress(0.97, "writing the result")
     provenance = Provenance(

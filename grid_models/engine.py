@@ -18,14 +18,15 @@ from grid_models.completion import complete_study
 from grid_models.grid import Grid
 from grid_models.results import StudyResult
 from grid_models.spec import StudySpec
-from grid_models.studies.contingency import OutageTable
 from grid_models.study_plan import (
+    Outages,
+    SliceResult,
     StudyPlan,
     WorkItem,
     contingency_work,
     merge_slices,
     plan_study,
-    run_contingency_slice,
+    run_work_item,
     solver_settings,
 )
 
@@ -41,14 +42,14 @@ def _no_progress(fraction: float, step: str) -> None:
     logger.debug("study_progress fraction=%.3f step=%s", fraction, step)
 
 
-def run_outages(plan: StudyPlan, *, progress: ProgressCallback) -> dict[int, OutageTable]:
+def run_outages(plan: StudyPlan, *, progress: ProgressCallback) -> Outages:
     """Phase 2 in this process: every outage of every stage that needs them."""
     work = contingency_work(plan)
-    slices: dict[WorkItem, OutageTable] = {}
+    slices: dict[WorkItem, SliceResult] = {}
     for number, item in enumerate(work):
         label = "base case" if item.stage_index == 0 else f"stage {item.stage_index}"
         progress(0.35 + 0.5 * number / max(len(work), 1), f"N-1: {item.stop - item.start} outages, {label}")
-        slices[item] = run_contingency_slice(plan, item)
+        slices[item] = run_work_item(plan, item)
     return merge_slices(plan, slices)
 
 
@@ -72,6 +73,6 @@ def run_study(spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: Progre
     clock = time.perf_counter()
     grid = net if isinstance(net, Grid) else Grid.from_net(net)
     plan = plan_study(spec, grid, progress=report)
-    tables = run_outages(plan, progress=report)
+    outages = run_outages(plan, progress=report)
     plan.elapsed_s = time.perf_counter() - clock
-    return complete_study(plan, tables, progress=report)
+    return complete_study(plan, outages, progress=report)

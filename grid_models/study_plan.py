@@ -1,8 +1,9 @@
 """A study in phases, so that its outages can be solved anywhere.
 
 1. :func:`plan_study`: the base case, the stages, the study area and the outage list;
-2. :func:`contingency_work` / :func:`run_contingency_slice`: the outages, in slices that any process
-   holding the same grid can solve (a worker fleet fans them out);
+2. :func:`contingency_work` / :func:`run_work_item`: the outages, in slices that any process
+   holding the same grid can solve (a worker fleet fans them out); a slice of the base case's
+   outages also yields its part of the N-1 hosting capacity;
 3. :func:`grid_models.completion.complete_study`: attribution, hosting capacity, load loss, findings
    and the result.
 
@@ -12,6 +13,7 @@ slice recomputes the plan from the spec and the grid instead of receiving it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,17 +31,22 @@ from grid_models.solver.network import PreparedNetwork, prepare_network
 from grid_models.solver.types import SolverSettings
 from grid_models.spec import ContingencyOptions, StudySpec
 from grid_models.studies.contingency import Contingency, OutageTable, build_contingencies, run_contingencies
+from grid_models.studies.hosting_capacity import HostingPlan, plan_hosting
+from grid_models.studies.hosting_n1 import N1Inputs, N1Part, hosting_n1_part
 from grid_models.studies.power_flow import DispatchContext, StageSolve, dispatch_context, solve_base_case, solve_stage
 from grid_models.studies.study_area import StudyArea, select_study_area
 
 __all__ = [
+    "Outages",
+    "SliceResult",
     "StudyPlan",
     "WorkItem",
     "contingency_options",
     "contingency_work",
     "merge_slices",
+    "plan_fingerprint",
     "plan_study",
-    "run_contingency_slice",
+    "run_work_item",
     "solver_settings",
 ]
 
@@ -78,6 +85,7 @@ class StudyPlan:
     context: DispatchContext | None
     area: StudyArea | None
     contingencies: list[Contingency]
+    hosting: HostingPlan | None
     started_at: datetime
     elapsed_s: float = 0.0  # time spent on this study in earlier phases and processes
     notes: list[str] = field(default_factory=list)
@@ -90,14 +98,37 @@ class StudyPlan:
         solved = [s.index for s in self.solves if s.converged]
         return solved if self.spec.analyses.contingency is not None else [i for i in solved if i == 0]
 
+    @property
+    def hosting_n1(self) -> bool:
+        """Whether the base case's outage slices also search their part of the N-1 hosting capacity."""
+        hosting = self.spec.analyses.hosting_capacity
+        return self.hosting is not None and hosting is not None and hosting.n1 and bool(self.contingencies)
+
 
 @dataclass(frozen=True)
 class WorkItem:
-    """A slice of the outage list of one stage."""
+    """A slice of the outage list of one stage (with its part of the N-1 hosting capacity when ``hosting``)."""
 
     stage_index: int
     start: int
     stop: int
+    hosting: bool = False
+
+
+@dataclass
+class Outages:
+    """Phase 2's output: the outage table of each stage and the N-1 hosting-capacity parts."""
+
+    tables: dict[int, OutageTable] = field(default_factory=dict)
+    n1_parts: list[N1Part] = field(default_factory=list)
+
+
+@dataclass
+class SliceResult:
+    """What solving a work item yields."""
+
+    table: OutageTable
+    n1_part: N1Part | None = None
 
 
 def _poi(grid: Grid, prepared: PreparedNetwork, spec: StudySpec) -> tuple[int, PoiInfo]:
@@ -131,8 +162,28 @@ def _solve_stages(
     return solves, context
 
 
+def _hosting_plan(plan: StudyPlan, progress: Progress) -> HostingPlan | None:
+    hosting, spec = plan.spec.analyses.hosting_capacity, plan.spec
+    if hosting is None or plan.context is None:
+        return None
+    loads = [s.load.p_mw for s in plan.solves[1:] if s.load is not None]
+    return plan_hosting(
+        plan.backend,
+        base=plan.solves[0],
+        context=plan.context,
+        options=hosting,
+        criteria=spec.criteria,
+        params=spec.facility,
+        settings=plan.settings,
+        largest_stage_mw=max(loads, default=0.0),
+        with_n1=hosting.n1 and bool(plan.contingencies),
+        progress=lambda fraction, step: progress(0.33 + 0.02 * fraction, step),
+    )
+
+
 def plan_study(spec: StudySpec, grid: Grid, *, progress: Progress) -> StudyPlan:
-    """Phase 1: solve the base case and the stages, choose the study area and list the outages."""
+    """Phase 1: solve the base case and the stages, choose the study area, list the outages and
+    find the N-0 and voltage-collapse hosting capacity."""
     started_at, clock = datetime.now(UTC), time.perf_counter()
     progress(0.0, "preparing the grid model")
     prepared = prepare_network(grid.net)
@@ -147,7 +198,7 @@ def plan_study(spec: StudySpec, grid: Grid, *, progress: Progress) -> StudyPlan:
         progress(0.32, "choosing the study area")
         area = select_study_area(backend, base=solves[0], context=context, options=options.study_area)
         contingencies = build_contingencies(prepared, area, options)
-    return StudyPlan(
+    plan = StudyPlan(
         spec=spec,
         grid=grid,
         prepared=prepared,
@@ -159,51 +210,87 @@ def plan_study(spec: StudySpec, grid: Grid, *, progress: Progress) -> StudyPlan:
         context=context,
         area=area,
         contingencies=contingencies,
+        hosting=None,
         started_at=started_at,
-        elapsed_s=time.perf_counter() - clock,
     )
+    plan.hosting = _hosting_plan(plan, progress)
+    plan.elapsed_s = time.perf_counter() - clock
+    return plan
+
+
+def plan_fingerprint(plan: StudyPlan) -> str:
+    """A digest of what the outage slices depend on: a process that recomputes the plan must get the
+    same one, or its slices would not fit the others (different library versions in a fleet)."""
+    digest = hashlib.sha256()
+    digest.update(f"{plan.grid.checksum}|{plan.spec.input_hash()}|{plan.poi}".encode())
+    for solve in plan.solves:
+        digest.update(f"|{solve.index}:{solve.converged}".encode())
+    digest.update("|".join(f"{c.label}@{c.position}" for c in plan.contingencies).encode())
+    if plan.hosting is not None:
+        digest.update(f"|ceiling {plan.hosting.ceiling_mw!r}".encode())
+    return digest.hexdigest()
 
 
 def contingency_work(plan: StudyPlan, *, rows_per_item: int | None = None) -> list[WorkItem]:
     """The outage slices to solve (one per stage when ``rows_per_item`` is None)."""
     count = len(plan.contingencies)
     size = max(rows_per_item or count, 1)
-    return [WorkItem(stage, start, min(start + size, count)) for stage in plan.outage_stages for start in range(0, count, size)]
+    return [
+        WorkItem(stage, start, min(start + size, count), hosting=stage == 0 and plan.hosting_n1)
+        for stage in plan.outage_stages
+        for start in range(0, count, size)
+    ]
 
 
-def run_contingency_slice(plan: StudyPlan, item: WorkItem) -> OutageTable:
-    """Phase 2: solve one slice of outages of one stage."""
+def run_work_item(plan: StudyPlan, item: WorkItem) -> SliceResult:
+    """Phase 2: solve one slice of outages of one stage (and its part of the N-1 hosting capacity)."""
     options = contingency_options(plan.spec)
-    assert options is not None and plan.context is not None
+    if options is None or plan.context is None or item.stage_index not in plan.outage_stages:
+        raise StudySpecError(f"work item {item} does not belong to this study's plan")
     stage = next(s for s in plan.solves if s.index == item.stage_index)
-    return run_contingencies(
+    contingencies = plan.contingencies[item.start : item.stop]
+    table = run_contingencies(
         plan.backend,
         stage=stage,
-        contingencies=plan.contingencies[item.start : item.stop],
+        contingencies=contingencies,
         eligible=plan.context.eligible,
         options=options,
         settings=plan.settings,
     )
+    part = None
+    if item.hosting and plan.hosting is not None:
+        part = hosting_n1_part(plan.hosting, N1Inputs(contingencies, table, options))
+    return SliceResult(table, part)
 
 
-def merge_slices(plan: StudyPlan, slices: dict[WorkItem, OutageTable]) -> dict[int, OutageTable]:
-    """Join the slices of each stage back into one table, in outage order."""
+def _join(parts: list[OutageTable]) -> OutageTable:
+    return OutageTable(
+        contingencies=[c for table in parts for c in table.contingencies],
+        converged=np.concatenate([t.converged for t in parts]),
+        exact=np.concatenate([t.exact for t in parts]),
+        vm_pu=np.vstack([t.vm_pu for t in parts]),
+        loading_percent=np.vstack([t.loading_percent for t in parts]),
+        islanded_buses=np.concatenate([t.islanded_buses for t in parts]),
+        islanded_load_mw=np.concatenate([t.islanded_load_mw for t in parts]),
+        islanded_generation_mw=np.concatenate([t.islanded_generation_mw for t in parts]),
+        duration_s=sum(t.duration_s for t in parts),
+    )
+
+
+def merge_slices(plan: StudyPlan, slices: dict[WorkItem, SliceResult]) -> Outages:
+    """Join the slices of each stage back into one table in outage order, and collect the N-1
+    hosting-capacity parts (in outage order).
+
+    Raises:
+        StudySpecError: a slice is missing (every outage of every stage must be solved).
+    """
     tables: dict[int, OutageTable] = {}
     for stage in plan.outage_stages:
-        parts = sorted(
-            ((item, table) for item, table in slices.items() if item.stage_index == stage), key=lambda pair: pair[0].start
-        )
-        if not parts:
-            continue
-        tables[stage] = OutageTable(
-            contingencies=[c for _, table in parts for c in table.contingencies],
-            converged=np.concatenate([t.converged for _, t in parts]),
-            exact=np.concatenate([t.exact for _, t in parts]),
-            vm_pu=np.vstack([t.vm_pu for _, t in parts]),
-            loading_percent=np.vstack([t.loading_percent for _, t in parts]),
-            islanded_buses=np.concatenate([t.islanded_buses for _, t in parts]),
-            islanded_load_mw=np.concatenate([t.islanded_load_mw for _, t in parts]),
-            islanded_generation_mw=np.concatenate([t.islanded_generation_mw for _, t in parts]),
-            duration_s=sum(t.duration_s for _, t in parts),
-        )
-    return tables
+        parts = sorted((item for item in slices if item.stage_index == stage), key=lambda item: item.start)
+        covered = sum(item.stop - item.start for item in parts)
+        if covered != len(plan.contingencies):
+            raise StudySpecError(f"stage {stage}: {covered} of {len(plan.contingencies)} outages solved; a slice is missing")
+        tables[stage] = _join([slices[item].table for item in parts])
+    ordered = sorted(slices, key=lambda item: (item.stage_index, item.start))
+    n1_parts = [part for part in (slices[item].n1_part for item in ordered) if part is not None]
+    return Outages(tables=tables, n1_parts=n1_parts)

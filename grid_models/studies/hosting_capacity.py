@@ -22,38 +22,35 @@ from grid_models.facility import FacilityParameters, StageSpec, stage_load
 from grid_models.results import Finding, Severity, StageResult, ViolationStatus
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import SolverSettings
-from grid_models.spec import ContingencyOptions, Criteria, HostingCapacityOptions
-from grid_models.studies.contingency import Contingency, OutageTable, run_contingencies
-from grid_models.studies.contingency_evaluation import evaluate_contingencies
+from grid_models.spec import Criteria, HostingCapacityOptions
 from grid_models.studies.evaluation import evaluate_stage
 from grid_models.studies.power_flow import DispatchContext, StageSolve, solve_stage
 
-__all__ = ["N1Inputs", "hosting_findings", "run_hosting_capacity"]
+__all__ = [
+    "Binding",
+    "HostingPlan",
+    "HostingSearch",
+    "Trial",
+    "bisect",
+    "curve_points",
+    "hosting_findings",
+    "hosting_limit",
+    "plan_hosting",
+]
 
 
 @dataclass
-class N1Inputs:
-    """What an N-1 trial needs: the outages and their results without the facility."""
-
-    contingencies: list[Contingency]
-    base_table: OutageTable
-    options: ContingencyOptions
-
-
-@dataclass
-class _Trial:
+class Trial:
     p_mw: float
     stage: StageSolve
     summary: StageResult
-    n1_failure: tuple[str, str, str, float, float] | None = None  # element, name, kind/outage, value, limit
-    n1_checked: bool = False
 
     @property
     def n0_ok(self) -> bool:
         return self.stage.converged and self.summary.new_violations == 0
 
 
-class _Search:
+class HostingSearch:
     """Trials cached by demand, each solved from the nearest solved trial below it."""
 
     def __init__(
@@ -68,9 +65,9 @@ class _Search:
     ) -> None:
         self.backend, self.base, self.context = backend, base, context
         self.criteria, self.params, self.settings = criteria, params, settings
-        self.trials: dict[float, _Trial] = {}
+        self.trials: dict[float, Trial] = {}
 
-    def trial(self, p_mw: float) -> _Trial:
+    def trial(self, p_mw: float) -> Trial:
         p_mw = round(p_mw, 6)
         if p_mw not in self.trials:
             below = [t for t in self.trials.values() if t.p_mw < p_mw and t.stage.converged]
@@ -78,11 +75,11 @@ class _Search:
             load = stage_load(StageSpec(mw=p_mw), self.params, index=1)
             stage = solve_stage(self.backend, index=1, load=load, previous=previous, context=self.context, settings=self.settings)
             summary = evaluate_stage(self.backend.prepared, stage, self.base, criteria=self.criteria, top_branches=0)
-            self.trials[p_mw] = _Trial(p_mw, stage, summary)
+            self.trials[p_mw] = Trial(p_mw, stage, summary)
         return self.trials[p_mw]
 
 
-def _bisect(passes: Callable[[float], bool], low: float, high: float, resolution: float) -> tuple[float, float]:
+def bisect(passes: Callable[[float], bool], low: float, high: float, resolution: float) -> tuple[float, float]:
     """Narrow [low (passes), high (fails)] down to ``resolution``."""
     while high - low > resolution:
         middle = (low + high) / 2
@@ -93,7 +90,7 @@ def _bisect(passes: Callable[[float], bool], low: float, high: float, resolution
     return low, high
 
 
-def _n0_binding(trial: _Trial) -> tuple[str | None, str | None, str | None, float | None, float | None]:
+def _n0_binding(trial: Trial) -> tuple[str | None, str | None, str | None, float | None, float | None]:
     if not trial.stage.converged:
         return None, None, "no_solution", None, None
     counted = (ViolationStatus.NEW, ViolationStatus.WORSENED)
@@ -109,43 +106,11 @@ def _n0_binding(trial: _Trial) -> tuple[str | None, str | None, str | None, floa
     return None, None, None, None, None
 
 
-def _n1_check(search: _Search, trial: _Trial, n1: N1Inputs) -> bool:
-    if not trial.n1_checked:
-        trial.n1_checked = True
-        if trial.stage.converged:
-            table = run_contingencies(
-                search.backend,
-                stage=trial.stage,
-                contingencies=n1.contingencies,
-                eligible=search.context.eligible,
-                options=n1.options,
-                settings=search.settings,
-            )
-            result = evaluate_contingencies(
-                search.backend.prepared, table, base_table=n1.base_table, stage=trial.stage, criteria=search.criteria
-            )
-            worst = next((v for v in result.violations if v.status in ("new", "worsened")), None)
-            failed = next((e for e in result.events if e.status.value == "no_solution"), None)
-            if worst is not None:
-                trial.n1_failure = (
-                    worst.monitored,
-                    worst.monitored_name,
-                    f"{worst.kind}|{worst.contingency}",
-                    worst.value,
-                    worst.limit,
-                )
-            elif failed is not None:
-                trial.n1_failure = ("", "", f"no_solution|{failed.contingency}", float("nan"), float("nan"))
-        else:
-            trial.n1_failure = ("", "", "no_solution|none", float("nan"), float("nan"))
-    return trial.n1_failure is None
-
-
 Binding = tuple[str | None, str | None, str | None, float | None, float | None]  # element, name, kind, value, limit
 _NO_BINDING: Binding = (None, None, None, None, None)
 
 
-def _limit(
+def hosting_limit(
     criterion: HostingCriterion,
     *,
     low: float,
@@ -155,6 +120,7 @@ def _limit(
     binding: Binding,
     outage: str | None = None,
 ) -> HostingLimit:
+    """A limit from its bisection bracket: ``low`` passes, ``high`` fails (``high > search_max``: never failed)."""
     found = high <= search_max and not (low >= search_max)
     max_mw = None if low <= 0 and found else low
     element, name, kind, value, limit = binding
@@ -174,7 +140,8 @@ def _limit(
     )
 
 
-def _curve(search: _Search) -> list[HostingCurvePoint]:
+def curve_points(search: HostingSearch) -> list[HostingCurvePoint]:
+    """Every trial of the search, by demand."""
     points = []
     for trial in sorted(search.trials.values(), key=lambda t: t.p_mw):
         s = trial.summary
@@ -196,7 +163,7 @@ def _curve(search: _Search) -> list[HostingCurvePoint]:
 _COARSE_STEPS = 8
 
 
-def _first_failure(search: _Search, passes: Callable[[_Trial], bool], top: float) -> float | None:
+def _first_failure(search: HostingSearch, passes: Callable[[Trial], bool], top: float) -> float | None:
     """Walk up the coarse grid (top / 8 steps) until the criterion fails; trials already solved are reused."""
     for point in np.linspace(0.0, top, _COARSE_STEPS + 1)[1:]:
         if not passes(search.trial(float(point))):
@@ -205,17 +172,30 @@ def _first_failure(search: _Search, passes: Callable[[_Trial], bool], top: float
 
 
 def _search_limit(
-    search: _Search, passes: Callable[[_Trial], bool], *, top: float, resolution: float
+    search: HostingSearch, passes: Callable[[Trial], bool], *, top: float, resolution: float
 ) -> tuple[float, float, float | None]:
     """Bisect between the last coarse point that passes and the first that fails; (top, top + 1) when none fails."""
     bracket = _first_failure(search, passes, top)
     if bracket is None:
         return top, top + 1, None
-    low, high = _bisect(lambda p: passes(search.trial(p)), max(bracket - top / _COARSE_STEPS, 0.0), bracket, resolution)
+    low, high = bisect(lambda p: passes(search.trial(p)), max(bracket - top / _COARSE_STEPS, 0.0), bracket, resolution)
     return low, high, bracket
 
 
-def run_hosting_capacity(
+@dataclass
+class HostingPlan:
+    """The N-0 and voltage-collapse limits, and the search whose trials the N-1 parts reuse."""
+
+    search: HostingSearch
+    limits: list[HostingLimit]
+    ceiling_mw: float  # the N-1 search runs up to here: the nose point, or the search limit
+    search_max_mw: float
+    resolution_mw: float
+    largest_stage_mw: float
+    duration_s: float
+
+
+def plan_hosting(
     backend: LightSimBackend,
     *,
     base: StageSolve,
@@ -225,68 +205,38 @@ def run_hosting_capacity(
     params: FacilityParameters,
     settings: SolverSettings,
     largest_stage_mw: float,
-    n1: N1Inputs | None = None,
+    with_n1: bool,
     progress: Callable[[float, str], None] | None = None,
-) -> HostingCapacityResult:
-    """Hosting capacity at ``base.poi`` (see module doc); N-1 only when ``n1`` is given."""
+) -> HostingPlan:
+    """The N-0 limit and (when asked, or when an N-1 limit follows) the voltage-collapse limit."""
     clock = time.perf_counter()
     report = progress or (lambda fraction, step: None)
-    search = _Search(backend, base, context=context, criteria=criteria, params=params, settings=settings)
+    search = HostingSearch(backend, base, context=context, criteria=criteria, params=params, settings=settings)
     top, resolution = options.max_mw, options.resolution_mw
-    report(0.1, "hosting capacity: N-0 limit")
+    report(0.0, "hosting capacity: N-0 limit")
     low, high, bracket = _search_limit(search, lambda t: t.n0_ok, top=top, resolution=resolution)
     n0_binding = _n0_binding(search.trial(high)) if bracket is not None else _NO_BINDING
     limits = [
-        _limit(HostingCriterion.N0, low=low, high=high, binding=n0_binding, search_max=top, largest_stage_mw=largest_stage_mw)
+        hosting_limit(
+            HostingCriterion.N0, low=low, high=high, binding=n0_binding, search_max=top, largest_stage_mw=largest_stage_mw
+        )
     ]
-    low_c = top
-    if options.collapse or n1 is not None:
-        report(0.3, "hosting capacity: voltage collapse")
-        low_c, high_c, _ = _search_limit(search, lambda t: t.stage.converged, top=top, resolution=resolution)
+    ceiling = top
+    if options.collapse or with_n1:
+        report(0.5, "hosting capacity: voltage collapse")
+        ceiling, high_c, _ = _search_limit(search, lambda t: t.stage.converged, top=top, resolution=resolution)
         collapse: Binding = (None, None, "no_solution", None, None)
         limits.append(
-            _limit(
+            hosting_limit(
                 HostingCriterion.VOLTAGE_COLLAPSE,
-                low=low_c,
+                low=ceiling,
                 high=high_c,
                 binding=collapse,
                 search_max=top,
                 largest_stage_mw=largest_stage_mw,
             )
         )
-    if n1 is not None:
-        report(0.5, "hosting capacity: N-1 limit")
-        limits.append(
-            _n1_limit(search, n1, ceiling=min(low_c, top), resolution=resolution, top=top, largest_stage_mw=largest_stage_mw)
-        )
-    return HostingCapacityResult(
-        poi_bus=int(backend.prepared.bus_ids[base.poi]),
-        search_max_mw=top,
-        resolution_mw=resolution,
-        limits=limits,
-        curve=_curve(search),
-        duration_s=time.perf_counter() - clock,
-    )
-
-
-def _n1_limit(
-    search: _Search, n1: N1Inputs, *, ceiling: float, resolution: float, top: float, largest_stage_mw: float
-) -> HostingLimit:
-    if _n1_check(search, search.trial(ceiling), n1):  # N-1 secure up to the nose (or the search limit)
-        binding: Binding = (None, None, "voltage_collapse" if ceiling < top else None, None, None)
-        secure = _limit(
-            HostingCriterion.N1, low=ceiling, high=top + 1, binding=binding, search_max=top, largest_stage_mw=largest_stage_mw
-        )
-        return secure.model_copy(update={"found_limit": ceiling < top})
-    low, high = _bisect(lambda p: _n1_check(search, search.trial(p), n1), 0.0, ceiling, resolution)
-    failure = search.trial(high).n1_failure
-    assert failure is not None
-    element, name, kind_outage, value, limit_value = failure
-    kind, outage = kind_outage.split("|")
-    binding = (element, name, kind, value, limit_value)
-    return _limit(
-        HostingCriterion.N1, low=low, high=high, binding=binding, outage=outage, search_max=top, largest_stage_mw=largest_stage_mw
-    )
+    return HostingPlan(search, limits, min(ceiling, top), top, resolution, largest_stage_mw, time.perf_counter() - clock)
 
 
 def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, largest_label: str) -> list[Finding]:

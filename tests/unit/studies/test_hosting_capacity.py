@@ -18,7 +18,7 @@ from grid_models.studies.contingency import build_contingencies, run_contingenci
 from grid_models.studies.contingency_evaluation import attributable_mask
 from grid_models.studies.dispatch import DispatchOptions
 from grid_models.studies.evaluation import evaluate_stage
-from grid_models.studies.hosting_capacity import N1Inputs, run_hosting_capacity
+from grid_models.studies.hosting_n1 import N1Inputs, run_hosting_capacity
 from grid_models.studies.power_flow import dispatch_context, solve_base_case, solve_stage
 from grid_models.studies.study_area import select_study_area
 

@@ -1,0 +1,130 @@
+"""A study split into outage slices, solved by separately computed plans (as a worker fleet does)
+and merged, gives the result of the undivided study."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from grid_models.completion import complete_study
+from grid_models.engine import run_study
+from grid_models.errors import StudySpecError
+from grid_models.grid import Grid
+from grid_models.results import StudyResult
+from grid_models.spec import StudySpec
+from grid_models.study_plan import (
+    SliceResult,
+    WorkItem,
+    contingency_work,
+    merge_slices,
+    plan_fingerprint,
+    plan_study,
+    run_work_item,
+)
+
+SPEC = StudySpec.model_validate(
+    {
+        "grid": {"catalog": "activsg200"},
+        "site": {"bus_name": "SPRINGFIELD 5 1"},
+        "stages": [{"mw": 150}, {"mw": 300}],
+        "analyses": {"contingency": {}, "hosting_capacity": {"max_mw": 1000}, "load_loss": {}},
+    }
+)
+
+
+def _quiet(fraction: float, step: str) -> None:
+    return None
+
+
+def _timeless(value: object) -> object:
+    """A dumped model without its run times."""
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if k != "duration_s"}
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def whole(catalog_grid: Callable[[str], Grid]) -> StudyResult:
+    return run_study(SPEC, catalog_grid("activsg200"))
+
+
+@pytest.fixture(scope="module")
+def fleet(catalog_grid: Callable[[str], Grid]) -> tuple[StudyResult, list[WorkItem]]:
+    """Three 'workers', each with its own plan, solve 9-outage slices in a shuffled order."""
+    grid = catalog_grid("activsg200")
+    coordinator = plan_study(SPEC, grid, progress=_quiet)
+    work = contingency_work(coordinator, rows_per_item=9)
+    workers = [plan_study(SPEC, grid, progress=_quiet) for _ in range(2)]
+    slices: dict[WorkItem, SliceResult] = {}
+    for number, item in enumerate(random.Random(7).sample(work, len(work))):
+        slices[item] = run_work_item(workers[number % 2], item)
+    merger = plan_study(SPEC, grid, progress=_quiet)
+    return complete_study(merger, merge_slices(merger, slices), progress=_quiet), work
+
+
+def test_the_plan_is_reproducible_in_another_process(catalog_grid: Callable[[str], Grid]) -> None:
+    grid = catalog_grid("activsg200")
+    first, second = plan_study(SPEC, grid, progress=_quiet), plan_study(SPEC, grid, progress=_quiet)
+    assert plan_fingerprint(first) == plan_fingerprint(second)
+    other = SPEC.model_copy(update={"stages": SPEC.stages[:1]})
+    assert plan_fingerprint(plan_study(other, grid, progress=_quiet)) != plan_fingerprint(first)
+
+
+def test_the_work_covers_every_outage_of_every_stage_once(fleet: tuple[StudyResult, list[WorkItem]]) -> None:
+    result, work = fleet
+    assert result.contingency is not None
+    stages = {item.stage_index for item in work}
+    assert stages == {0, 1, 2}
+    count = result.contingency.contingencies
+    for stage in stages:
+        ranges = sorted((item.start, item.stop) for item in work if item.stage_index == stage)
+        assert ranges[0][0] == 0 and ranges[-1][1] == count
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert all(item.hosting == (item.stage_index == 0) for item in work)
+
+
+def test_merged_outages_equal_the_undivided_study(whole: StudyResult, fleet: tuple[StudyResult, list[WorkItem]]) -> None:
+    merged = fleet[0]
+    for name in ("n1_converged", "n1_worst_loading_percent", "n1_min_vm_pu", "n1_max_vm_pu"):
+        np.testing.assert_allclose(merged.dataset[name].values, whole.dataset[name].values, atol=1e-6, equal_nan=True)
+    assert whole.contingency is not None and merged.contingency is not None
+    assert _timeless(merged.contingency.model_dump()) == _timeless(whole.contingency.model_dump())
+
+
+def test_merged_hosting_capacity_equals_the_undivided_search(
+    whole: StudyResult, fleet: tuple[StudyResult, list[WorkItem]]
+) -> None:
+    assert whole.hosting_capacity is not None
+    merged = fleet[0].hosting_capacity
+    assert merged is not None
+    n1 = [limit for limit in whole.hosting_capacity.limits if limit.criterion.value == "n1"]
+    assert n1 and n1[0].found_limit, "the case must have a binding N-1 limit to test the merge"
+    for mine, theirs in zip(merged.limits, whole.hosting_capacity.limits, strict=True):
+        assert mine.criterion == theirs.criterion
+        assert mine.max_mw == pytest.approx(theirs.max_mw, abs=1e-9)
+        assert (mine.binding_element, mine.binding_kind, mine.binding_outage) == (
+            theirs.binding_element,
+            theirs.binding_kind,
+            theirs.binding_outage,
+        )
+
+
+def test_findings_are_the_same(whole: StudyResult, fleet: tuple[StudyResult, list[WorkItem]]) -> None:
+    assert [(f.severity, f.category, f.what) for f in fleet[0].findings] == [
+        (f.severity, f.category, f.what) for f in whole.findings
+    ]
+
+
+def test_a_missing_slice_is_an_error_not_a_silent_gap(catalog_grid: Callable[[str], Grid]) -> None:
+    grid = catalog_grid("activsg200")
+    plan = plan_study(SPEC, grid, progress=_quiet)
+    work = contingency_work(plan, rows_per_item=40)
+    slices = {item: run_work_item(plan, item) for item in work[1:]}
+    with pytest.raises(StudySpecError, match="missing"):
+        merge_slices(plan, slices)
