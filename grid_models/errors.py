@@ -8,6 +8,7 @@
     ├── BusNotFoundError           the point of interconnection does not exist in the grid
     ├── StudySpecError             the study request is inconsistent with the grid
     ├── SolverError                no solver could run the case (not a non-convergence: that is a finding)
+    ├── PlanMismatchError          a study's pieces, solved apart, do not fit together (mixed versions, corrupt slice)
     └── StudyCanceled              the caller's progress callback asked the study to stop
 
 Non-convergence of a power flow is not an exception: it is data in the result (a finding), so a
@@ -25,6 +26,7 @@ __all__ = [
     "GridModelError",
     "GridNotFoundError",
     "GridValidationError",
+    "PlanMismatchError",
     "SolverError",
     "StudyCanceled",
     "StudySpecError",
@@ -98,6 +100,13 @@ class SolverError(GridModelError):
     """No power-flow solver could run the case (not a non-convergence)."""
 
     code = "solver_error"
+
+
+class PlanMismatchError(GridModelError):
+    """Pieces of a study solved in different processes do not fit together: a worker computed another
+    plan (different gridimpact or library versions in the fleet) or a stored slice is unreadable."""
+
+    code = "plan_mismatch"
 
 
 class StudyCanceled(GridModelError):

@@ -3,6 +3,7 @@ and merged, gives the result of the undivided study."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import random
 from collections.abc import Callable
@@ -12,12 +13,12 @@ import pytest
 
 from grid_models.completion import complete_study
 from grid_models.engine import run_study
-from grid_models.errors import StudySpecError
+from grid_models.errors import PlanMismatchError, StudySpecError
 from grid_models.grid import Grid
 from grid_models.results import StudyResult
+from grid_models.slice_io import decode_slice, encode_slice
 from grid_models.spec import StudySpec
 from grid_models.study_plan import (
-    SliceResult,
     WorkItem,
     contingency_work,
     merge_slices,
@@ -56,15 +57,18 @@ def whole(catalog_grid: Callable[[str], Grid]) -> StudyResult:
 
 @pytest.fixture(scope="module")
 def fleet(catalog_grid: Callable[[str], Grid]) -> tuple[StudyResult, list[WorkItem]]:
-    """Three 'workers', each with its own plan, solve 9-outage slices in a shuffled order."""
+    """Two 'workers', each with its own plan, solve 9-outage slices in a shuffled order and store
+    them as bytes; a third process reads them back and completes the study."""
     grid = catalog_grid("activsg200")
     coordinator = plan_study(SPEC, grid, progress=_quiet)
+    fingerprint = plan_fingerprint(coordinator)
     work = contingency_work(coordinator, rows_per_item=9)
     workers = [plan_study(SPEC, grid, progress=_quiet) for _ in range(2)]
-    slices: dict[WorkItem, SliceResult] = {}
+    stored: dict[WorkItem, bytes] = {}
     for number, item in enumerate(random.Random(7).sample(work, len(work))):
-        slices[item] = run_work_item(workers[number % 2], item)
+        stored[item] = encode_slice(item, run_work_item(workers[number % 2], item), fingerprint=fingerprint)
     merger = plan_study(SPEC, grid, progress=_quiet)
+    slices = {item: decode_slice(data, plan=merger, item=item, fingerprint=fingerprint) for item, data in stored.items()}
     return complete_study(merger, merge_slices(merger, slices), progress=_quiet), work
 
 
@@ -128,3 +132,26 @@ def test_a_missing_slice_is_an_error_not_a_silent_gap(catalog_grid: Callable[[st
     slices = {item: run_work_item(plan, item) for item in work[1:]}
     with pytest.raises(StudySpecError, match="missing"):
         merge_slices(plan, slices)
+
+
+def test_slice_bytes_are_checked_against_the_reader_plan(catalog_grid: Callable[[str], Grid]) -> None:
+    plan = plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet)
+    fingerprint = plan_fingerprint(plan)
+    first, second = contingency_work(plan, rows_per_item=20)[:2]
+    data = encode_slice(first, run_work_item(plan, first), fingerprint=fingerprint)
+    assert decode_slice(data, plan=plan, item=first, fingerprint=fingerprint).table.vm_pu.shape[0] == 20
+    with pytest.raises(PlanMismatchError, match="another plan"):
+        decode_slice(data, plan=plan, item=first, fingerprint="0" * 64)
+    with pytest.raises(PlanMismatchError, match="work item"):
+        decode_slice(data, plan=plan, item=second, fingerprint=fingerprint)
+    with pytest.raises(PlanMismatchError, match="cannot be read"):
+        decode_slice(data[: len(data) // 2], plan=plan, item=first, fingerprint=fingerprint)
+
+
+def test_slice_bytes_never_unpickle(catalog_grid: Callable[[str], Grid]) -> None:
+    plan = plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet)
+    item = contingency_work(plan, rows_per_item=20)[0]
+    buffer = io.BytesIO()
+    np.savez(buffer, converged=np.array([object()], dtype=object), meta=np.zeros(1, dtype=np.uint8))
+    with pytest.raises(PlanMismatchError, match="cannot be read"):
+        decode_slice(buffer.getvalue(), plan=plan, item=item, fingerprint=plan_fingerprint(plan))
