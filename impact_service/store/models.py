@@ -9,7 +9,20 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["TERMINAL", "ApiKey", "Base", "GridIndex", "GridUpload", "Study", "StudyResultRow", "StudyStatus", "Tenant", "utcnow"]
+__all__ = [
+    "TERMINAL",
+    "ApiKey",
+    "Base",
+    "GridIndex",
+    "GridUpload",
+    "PartStatus",
+    "Study",
+    "StudyPart",
+    "StudyResultRow",
+    "StudyStatus",
+    "Tenant",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -26,6 +39,14 @@ class StudyStatus(StrEnum):
     PARTIALLY_SUCCEEDED = "partially_succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+
+
+class PartStatus(StrEnum):
+    """Life cycle of one part of a fanned-out study."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
 
 
 TERMINAL = (StudyStatus.SUCCEEDED, StudyStatus.PARTIALLY_SUCCEEDED, StudyStatus.FAILED, StudyStatus.CANCELED)
@@ -120,6 +141,40 @@ class Study(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # fan-out: set when the study's outages were split into parts for the fleet (None: one process)
+    parts_total: Mapped[int | None] = mapped_column(Integer, default=None)
+    plan_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    merge_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StudyPart(Base):
+    """One slice of a fanned-out study's outages: claimed, solved and stored by any worker; the
+    payload (npz bytes, see ``grid_models.slice_io``) is dropped once the study has finished."""
+
+    __tablename__ = "study_parts"
+    __table_args__ = (
+        UniqueConstraint("study_id", "number", name="uq_study_part_number"),
+        Index("ix_study_parts_study_status", "study_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    stage_index: Mapped[int] = mapped_column(Integer)
+    start: Mapped[int] = mapped_column(Integer)
+    stop: Mapped[int] = mapped_column(Integer)
+    hosting: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default=PartStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)
+    task_id: Mapped[str | None] = mapped_column(String(80), default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(40), default=None)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class StudyResultRow(Base):

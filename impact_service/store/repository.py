@@ -23,6 +23,7 @@ from impact_service.store.models import (
     GridIndex,
     GridUpload,
     Study,
+    StudyPart,
     StudyResultRow,
     StudyStatus,
     Tenant,
@@ -30,6 +31,7 @@ from impact_service.store.models import (
 )
 
 __all__ = [
+    "canceled_fanouts",
     "claim_study",
     "count_by_status",
     "create_api_key",
@@ -42,6 +44,7 @@ __all__ = [
     "get_result",
     "get_study",
     "get_upload",
+    "grid_bus_count",
     "hash_key",
     "heartbeat",
     "list_studies",
@@ -169,6 +172,7 @@ def claim_study(
     takeover = Study.heartbeat_at < now - stale_after
     if redelivered:  # this very message again: the worker that had it died (acks_late)
         takeover = or_(takeover, Study.task_id == task_id)
+    takeover = takeover & Study.parts_total.is_(None)  # a fanned-out study lives on in its parts
     result = session.execute(
         update(Study)
         .where(Study.id == study_id, Study.cancel_requested.is_(False))
@@ -213,7 +217,13 @@ def finish_study(
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return False
     session.add(StudyResultRow(study_id=study_id, result_json=result_json, netcdf=netcdf))
+    _drop_payloads(session, study_id)
     return True
+
+
+def _drop_payloads(session: Session, study_id: str) -> None:
+    """A finished study's outage slices are in its result: free their space."""
+    session.execute(update(StudyPart).where(StudyPart.study_id == study_id).values(payload=None))
 
 
 def fail_study(
@@ -236,7 +246,10 @@ def fail_study(
             status=status.value, error_code=code, error_message=message[:4000], finished_at=utcnow(), claim_token=None, step=code
         )
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    _drop_payloads(session, study_id)
+    return True
 
 
 def request_cancel(session: Session, *, study: Study) -> None:
@@ -256,9 +269,23 @@ def get_result(session: Session, *, study_id: str) -> StudyResultRow | None:
 
 
 def stale_running(session: Session, *, heartbeat_before: datetime) -> Sequence[Study]:
-    """Running studies whose worker has not beaten since ``heartbeat_before``."""
+    """Running studies (not fanned out: their parts are swept) whose worker has not beaten since ``heartbeat_before``."""
     return session.scalars(
-        select(Study).where(Study.status == StudyStatus.RUNNING.value, Study.heartbeat_at < heartbeat_before)
+        select(Study).where(
+            Study.status == StudyStatus.RUNNING.value, Study.heartbeat_at < heartbeat_before, Study.parts_total.is_(None)
+        )
+    ).all()
+
+
+def canceled_fanouts(session: Session, *, heartbeat_before: datetime) -> Sequence[Study]:
+    """Fanned-out studies with a cancel request that no part worker has acted on since ``heartbeat_before``."""
+    return session.scalars(
+        select(Study).where(
+            Study.status == StudyStatus.RUNNING.value,
+            Study.cancel_requested.is_(True),
+            Study.parts_total.is_not(None),
+            Study.heartbeat_at < heartbeat_before,
+        )
     ).all()
 
 
@@ -275,6 +302,7 @@ def requeue(session: Session, *, study: Study, reason: str) -> None:
     """Put a study back in the queue (the caller sends its task again after the commit)."""
     study.status = StudyStatus.QUEUED.value
     study.claim_token = None
+    study.parts_total = None
     study.queued_at = utcnow()
     study.step = f"requeued: {reason}"[:300]
 
@@ -322,6 +350,12 @@ def get_grid_index(session: Session, *, key: str, checksum: str | None = None) -
     if row is None or (checksum is not None and row.checksum != checksum):
         return None
     return row
+
+
+def grid_bus_count(session: Session, *, key: str) -> int | None:
+    """Number of buses of an indexed grid (None when not indexed)."""
+    row = session.get(GridIndex, key)
+    return None if row is None else int(row.summary.get("buses", len(row.buses)))  # type: ignore[call-overload]
 
 
 def save_grid_index(

@@ -17,13 +17,16 @@ from impact_service.embedded import Stack
 from impact_service.redis_server import free_port
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
-from impact_service.store.db import session_scope
+from impact_service.store.db import session_scope, sqlite_url, upgrade_schema
+
+from .postgres import PostgresServer, postgres_available
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
-def fast_settings(data: Path) -> Settings:
-    """Short heartbeats and sweeps so that fault tests finish in seconds."""
+def fast_settings(data: Path, *, fanout_part_bus_outages: int = 0) -> Settings:
+    """Short heartbeats and sweeps so that fault tests finish in seconds; fan-out off unless asked
+    (test_fanout covers it with parts sized for the test grids)."""
     return Settings(
         data_dir=data,
         cache_dir=data / "cache",
@@ -35,7 +38,41 @@ def fast_settings(data: Path) -> Settings:
         requeue_after_s=6.0,
         sweep_every_s=1.0,
         max_attempts=3,
+        fanout_part_bus_outages=fanout_part_bus_outages,
     )
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database: SQLite, then a real PostgreSQL server (skipped with the reason when absent)."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("sqlite") / "store.db")
+        upgrade_schema(url)
+        yield url
+        return
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    upgrade_schema(server.url)
+    yield server.url
+    server.stop()
+
+
+def new_study(url: str, tenant: str, **overrides: object) -> str:
+    """A queued study row of ``tenant`` (fields overridable)."""
+    with session_scope(url) as session:
+        row = repo.ensure_tenant(session, name=tenant)
+        values = {
+            "spec": {"grid": {"catalog": "activsg200"}},
+            "input_hash": "h" * 64,
+            "grid_key": "catalog:activsg200",
+            "name": "t",
+            "idempotency_key": None,
+        }
+        values.update(overrides)
+        study = repo.create_study(session, tenant_id=row.id, **values)  # type: ignore[arg-type]
+        return study.id
 
 
 @dataclass

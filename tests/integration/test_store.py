@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,43 +9,12 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from impact_service.store import repository as repo
-from impact_service.store.db import session_scope, sqlite_url, upgrade_schema
+from impact_service.store.db import session_scope, upgrade_schema
 from impact_service.store.models import StudyStatus, utcnow
 
-from .postgres import PostgresServer, postgres_available
+from .conftest import new_study as _study
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path_factory.mktemp("sqlite") / "store.db")
-        upgrade_schema(url)
-        yield url
-        return
-    reason = postgres_available()
-    if reason:
-        pytest.skip(reason)
-    server = PostgresServer().start()
-    upgrade_schema(server.url)
-    yield server.url
-    server.stop()
-
-
-def _study(url: str, tenant: str, **overrides: object) -> str:
-    with session_scope(url) as session:
-        row = repo.ensure_tenant(session, name=tenant)
-        values = {
-            "spec": {"grid": {"catalog": "activsg200"}},
-            "input_hash": "h" * 64,
-            "grid_key": "catalog:activsg200",
-            "name": "t",
-            "idempotency_key": None,
-        }
-        values.update(overrides)
-        study = repo.create_study(session, tenant_id=row.id, **values)  # type: ignore[arg-type]
-        return study.id
 
 
 def test_keys_are_hashed_and_tenant_scoped(database: str) -> None:
