@@ -5,6 +5,8 @@
 - submit-to-start latency on an idle fleet (target <= 0.5 s);
 - end-to-end overhead of the service vs calling run_study in-process (target <= 1 s per study).
 
+Fleet scaling (one worker vs two) is measured by ``bench_fleet.py``.
+
 Run: ``.venv/bin/python benchmarks/bench_service.py``.
 """
 
@@ -107,7 +109,6 @@ def main() -> None:
                 print(f"{label:52} {rps:8.0f} r/s  >= 500 r/s, p99 {p99:6.1f} ms (< 50 ms)")
             client.cancel(busy["id"])
             client.wait(busy["id"])
-        print("fleet scaling (N-1 fan-out across workers): not implemented yet, see the issue note")
     finally:
         stack.stop()
 

@@ -123,6 +123,7 @@ def complete_study(plan: StudyPlan, outages: Outages, *, progress: Progress) -> 
         started_at=plan.started_at.isoformat(),
         finished_at=datetime.now(UTC).isoformat(),
         duration_s=plan.elapsed_s + time.perf_counter() - clock,
+        execution=plan.execution,
     )
     result = StudyResult(
         study_name=spec.name or f"{plan.grid.grid_id} at bus {plan.poi_info.bus_id}",

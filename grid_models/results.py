@@ -29,6 +29,7 @@ __all__ = [
     "StageResult",
     "StudyResult",
     "ViolationStatus",
+    "without_timings",
 ]
 
 RESULT_SCHEMA_VERSION = 1
@@ -205,6 +206,9 @@ class Provenance(BaseModel):
     started_at: str
     finished_at: str
     duration_s: float
+    execution: dict[str, Any] = Field(
+        default_factory=dict, description="where it ran: one process, or how many parts on which workers of a fleet"
+    )
 
 
 class StudyResult(BaseModel):
@@ -247,3 +251,13 @@ class StudyResult(BaseModel):
             paths["netcdf"] = out_dir / "result.nc"
             self._dataset.to_netcdf(paths["netcdf"])
         return paths
+
+
+def without_timings(document: object) -> object:
+    """A dumped result (or part of one) without its ``duration_s`` fields, to compare two runs of
+    the same study: everything else must be equal."""
+    if isinstance(document, dict):
+        return {key: without_timings(value) for key, value in document.items() if key != "duration_s"}
+    if isinstance(document, list):
+        return [without_timings(value) for value in document]
+    return document

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,7 @@ class StudyPlan:
     hosting: HostingPlan | None
     started_at: datetime
     elapsed_s: float = 0.0  # time spent on this study in earlier phases and processes
-    notes: list[str] = field(default_factory=list)
+    execution: dict[str, Any] = field(default_factory=lambda: {"mode": "one process"})
 
     @property
     def outage_stages(self) -> list[int]:
@@ -231,15 +232,19 @@ def plan_fingerprint(plan: StudyPlan) -> str:
     return digest.hexdigest()
 
 
-def contingency_work(plan: StudyPlan, *, rows_per_item: int | None = None) -> list[WorkItem]:
-    """The outage slices to solve (one per stage when ``rows_per_item`` is None)."""
+def contingency_work(
+    plan: StudyPlan, *, rows_per_item: int | None = None, hosting_rows_per_item: int | None = None
+) -> list[WorkItem]:
+    """The outage slices to solve: one per stage when ``rows_per_item`` is None; the base case's
+    slices that also search the N-1 hosting capacity (which solves them at a dozen or so demand
+    levels) may be cut smaller with ``hosting_rows_per_item``. Heaviest (hosting) slices first."""
     count = len(plan.contingencies)
-    size = max(rows_per_item or count, 1)
-    return [
-        WorkItem(stage, start, min(start + size, count), hosting=stage == 0 and plan.hosting_n1)
-        for stage in plan.outage_stages
-        for start in range(0, count, size)
-    ]
+    items: list[WorkItem] = []
+    for stage in plan.outage_stages:
+        hosting = stage == 0 and plan.hosting_n1
+        size = max((hosting_rows_per_item if hosting else None) or rows_per_item or count, 1)
+        items.extend(WorkItem(stage, start, min(start + size, count), hosting=hosting) for start in range(0, count, size))
+    return sorted(items, key=lambda item: not item.hosting)
 
 
 def run_work_item(plan: StudyPlan, item: WorkItem) -> SliceResult:

@@ -73,6 +73,8 @@ class Stack:
                 "IMPACT_STALE_AFTER_S": str(self.settings.stale_after_s),
                 "IMPACT_REQUEUE_AFTER_S": str(self.settings.requeue_after_s),
                 "IMPACT_SWEEP_EVERY_S": str(self.settings.sweep_every_s),
+                "IMPACT_MAX_ATTEMPTS": str(self.settings.max_attempts),
+                "IMPACT_FANOUT_PART_BUS_OUTAGES": str(self.settings.fanout_part_bus_outages),
             }
         )
         return env

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     )
     sweep_every_s: float = Field(15.0, gt=0, description="how often the sweeper runs")
     max_attempts: int = Field(3, ge=1, description="a study whose workers died this many times fails")
+    fanout_part_bus_outages: int = Field(
+        1_000_000,
+        ge=0,
+        description="split a study's outages over the worker fleet in parts of about this many outages x buses "
+        "(2,000 buses: 500 outages a part; 70,000 buses: 14); 0 runs every study in one worker",
+    )
     result_retry_after_s: int = Field(2, ge=1, description="Retry-After of a 409 for an unfinished study")
 
     def database(self) -> str:

@@ -11,17 +11,10 @@ from __future__ import annotations
 from celery import Celery
 
 from impact_service.settings import Settings, get_settings
-from workers.names import QUEUE_LIGHT, QUEUE_STUDIES, RUN_STUDY, SWEEP
+from workers.limits import VISIBILITY_TIMEOUT_S
+from workers.names import MERGE_STUDY, QUEUE_LIGHT, QUEUE_STUDIES, RUN_PART, RUN_STUDY, SWEEP
 
-__all__ = ["VISIBILITY_TIMEOUT_S", "app", "make_celery", "time_limits"]
-
-VISIBILITY_TIMEOUT_S = 6 * 3600  # above the largest hard time limit (time_limits caps it at 5 h)
-
-
-def time_limits(buses: int) -> tuple[int, int]:
-    """Soft and hard time limits (s) for a study on a grid of ``buses`` buses."""
-    soft = min(900 + int(0.1 * buses), 5 * 3600 - 300)
-    return soft, soft + 300
+__all__ = ["app", "make_celery"]
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -36,7 +29,8 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE_STUDIES,
-        task_routes={RUN_STUDY: {"queue": QUEUE_STUDIES}, SWEEP: {"queue": QUEUE_LIGHT}},
+        task_routes={name: {"queue": QUEUE_STUDIES} for name in (RUN_STUDY, RUN_PART, MERGE_STUDY)}
+        | {SWEEP: {"queue": QUEUE_LIGHT}},
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,

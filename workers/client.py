@@ -1,4 +1,6 @@
-"""Send tasks by name (used by the API and the sweeper; imports no task code, no engine)."""
+"""Send tasks by name (used by the API, the sweeper and the fan-out; imports no task code, no engine).
+
+Every message carries ids only, and the soft and hard time limits for the grid's size."""
 
 from __future__ import annotations
 
@@ -6,9 +8,10 @@ from functools import cache
 
 from celery import Celery
 
-from workers.names import QUEUE_STUDIES, RUN_STUDY
+from workers.limits import time_limits
+from workers.names import MERGE_STUDY, QUEUE_STUDIES, RUN_PART, RUN_STUDY
 
-__all__ = ["producer", "queue_depth", "send_run_study"]
+__all__ = ["producer", "queue_depth", "send_merge", "send_run_part", "send_run_study"]
 
 
 @cache
@@ -20,12 +23,33 @@ def producer(broker_url: str) -> Celery:
     return app
 
 
-def send_run_study(broker_url: str, study_id: str) -> str:
-    """Queue a study; the message carries its id only. Returns the task id."""
+def _send(broker_url: str, name: str, argument: str, buses: int | None) -> str:
+    soft, hard = time_limits(buses)
     result = producer(broker_url).send_task(
-        RUN_STUDY, args=[study_id], queue=QUEUE_STUDIES, retry=True, retry_policy={"max_retries": 2}
+        name,
+        args=[argument],
+        queue=QUEUE_STUDIES,
+        soft_time_limit=soft,
+        time_limit=hard,
+        retry=True,
+        retry_policy={"max_retries": 2},
     )
     return str(result.id)
+
+
+def send_run_study(broker_url: str, study_id: str, *, buses: int | None = None) -> str:
+    """Queue a study (``buses``: size of its grid, for the time limits). Returns the task id."""
+    return _send(broker_url, RUN_STUDY, study_id, buses)
+
+
+def send_run_part(broker_url: str, part_id: str, *, buses: int | None = None) -> str:
+    """Queue one part of a fanned-out study. Returns the task id."""
+    return _send(broker_url, RUN_PART, part_id, buses)
+
+
+def send_merge(broker_url: str, study_id: str, *, buses: int | None = None) -> str:
+    """Queue the merge of a fanned-out study whose parts are all done. Returns the task id."""
+    return _send(broker_url, MERGE_STUDY, study_id, buses)
 
 
 def queue_depth(broker_url: str) -> int:

@@ -11,9 +11,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError as DatabaseError
 
 from impact_service.settings import get_settings
-from workers import runner
+from workers import fanout, runner
 from workers.celery_app import app
-from workers.names import RUN_STUDY, SWEEP
+from workers.names import MERGE_STUDY, RUN_PART, RUN_STUDY, SWEEP
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,21 @@ def run_study_task(self: Any, study_id: str) -> None:
     runner.run_study_job(
         study_id, task_id=str(self.request.id), redelivered=bool(delivery.get("redelivered")), settings=get_settings()
     )
+
+
+@app.task(name=RUN_PART, bind=True, autoretry_for=_INFRASTRUCTURE, retry_backoff=2, retry_backoff_max=60, max_retries=8)
+def run_part_task(self: Any, part_id: str) -> None:
+    """Claim, solve and store one part of a fanned-out study (a duplicate message is a no-op)."""
+    delivery = self.request.delivery_info or {}
+    fanout.run_part_job(
+        part_id, task_id=str(self.request.id), redelivered=bool(delivery.get("redelivered")), settings=get_settings()
+    )
+
+
+@app.task(name=MERGE_STUDY, autoretry_for=_INFRASTRUCTURE, retry_backoff=2, retry_backoff_max=60, max_retries=8)
+def merge_study_task(study_id: str) -> None:
+    """Join the parts of a fanned-out study and store its result (a duplicate message is a no-op)."""
+    fanout.merge_job(study_id, settings=get_settings())
 
 
 @app.task(name=SWEEP, autoretry_for=_INFRASTRUCTURE, max_retries=2)

@@ -20,16 +20,17 @@ __all__ = ["cancel_study", "finished_result", "get_own_study", "submit_study"]
 logger = logging.getLogger(__name__)
 
 
-def _validate_grid_and_site(session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec) -> str:
+def _validate_grid_and_site(session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec) -> tuple[str, int]:
+    """The grid key and its bus count (for the time limits)."""
     grid_id = spec.grid.catalog or spec.grid.upload_id or ""
     _, index = index_for(session, settings, tenant_id=tenant_id, grid_id=grid_id)
     resolve_site(index, bus=spec.site.bus, bus_name=spec.site.bus_name)
-    return grid_key(catalog=spec.grid.catalog, upload_id=spec.grid.upload_id)
+    return grid_key(catalog=spec.grid.catalog, upload_id=spec.grid.upload_id), len(index.buses)
 
 
-def _send(settings: Settings, study: Study) -> None:
+def _send(settings: Settings, study: Study, *, buses: int) -> None:
     try:
-        study.task_id = send_run_study(settings.broker(), study.id)
+        study.task_id = send_run_study(settings.broker(), study.id, buses=buses)
     except Exception as exc:  # the study is committed: the sweeper sends it again once the broker is back
         logger.warning("study_send_failed study_id=%s error=%s", study.id, exc)
         study.step = "queued; the broker is unreachable, it will be sent when it is back"
@@ -39,7 +40,7 @@ def submit_study(
     session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec, idempotency_key: str | None
 ) -> tuple[Study, bool]:
     """Store and queue a study; returns ``(study, created)`` (an identical earlier request returns that study)."""
-    key = _validate_grid_and_site(session, settings, tenant_id=tenant_id, spec=spec)
+    key, buses = _validate_grid_and_site(session, settings, tenant_id=tenant_id, spec=spec)
     input_hash = spec.input_hash()
     existing = repo.find_existing_study(
         session, tenant_id=tenant_id, idempotency_key=idempotency_key, input_hash=input_hash, grid_key=key
@@ -65,7 +66,7 @@ def submit_study(
         if again is None:
             raise
         return again, False
-    _send(settings, study)
+    _send(settings, study, buses=buses)
     session.commit()
     return study, True
 

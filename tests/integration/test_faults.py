@@ -27,8 +27,11 @@ def _client(stack: Stack, tenant: str) -> ApiClient:
 
 
 @pytest.fixture
-def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(settings=fast_settings(tmp_path / "stack"), workers=2, beat=True, log_dir=tmp_path / "logs")
+def fresh_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """Two workers; fan-out off unless the test is parametrized with a part size."""
+    part_bus_outages = getattr(request, "param", 0)
+    settings = fast_settings(tmp_path / "stack", fanout_part_bus_outages=part_bus_outages)
+    stack = Stack(settings=settings, workers=2, beat=True, log_dir=tmp_path / "logs")
     stack.start()
     yield stack
     stack.stop()
@@ -57,7 +60,9 @@ def test_worker_killed_mid_study_the_study_still_succeeds_once(fresh_stack: Stac
     assert client.result(study["id"])["stages"][-1]["facility_p_mw"] == 1200.0
 
 
+@pytest.mark.parametrize("fresh_stack", [0, 200_000], ids=["one-process", "fan-out"], indirect=True)
 def test_redis_restart_loses_no_queued_study(fresh_stack: Stack) -> None:
+    """Fanned out, the busy studies' parts are queued in Redis too when it restarts."""
     client = _client(fresh_stack, "redis")
     busy = [client.submit(busy_spec(i)) for i in range(2)]
     queued = [client.submit(small_spec(stages=[{"mw": 60 + i}])) for i in range(3)]

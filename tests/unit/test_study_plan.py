@@ -15,7 +15,7 @@ from grid_models.completion import complete_study
 from grid_models.engine import run_study
 from grid_models.errors import PlanMismatchError, StudySpecError
 from grid_models.grid import Grid
-from grid_models.results import StudyResult
+from grid_models.results import StudyResult, without_timings
 from grid_models.slice_io import decode_slice, encode_slice
 from grid_models.spec import StudySpec
 from grid_models.study_plan import (
@@ -39,15 +39,6 @@ SPEC = StudySpec.model_validate(
 
 def _quiet(fraction: float, step: str) -> None:
     return None
-
-
-def _timeless(value: object) -> object:
-    """A dumped model without its run times."""
-    if isinstance(value, dict):
-        return {k: _timeless(v) for k, v in value.items() if k != "duration_s"}
-    if isinstance(value, list):
-        return [_timeless(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +89,7 @@ def test_merged_outages_equal_the_undivided_study(whole: StudyResult, fleet: tup
     for name in ("n1_converged", "n1_worst_loading_percent", "n1_min_vm_pu", "n1_max_vm_pu"):
         np.testing.assert_allclose(merged.dataset[name].values, whole.dataset[name].values, atol=1e-6, equal_nan=True)
     assert whole.contingency is not None and merged.contingency is not None
-    assert _timeless(merged.contingency.model_dump()) == _timeless(whole.contingency.model_dump())
+    assert without_timings(merged.contingency.model_dump()) == without_timings(whole.contingency.model_dump())
 
 
 def test_merged_hosting_capacity_equals_the_undivided_search(

@@ -1,0 +1,169 @@
+"""What every study task shares: the worker's name, grid loading, the heartbeat and progress
+callback, storing a result, and turning engine errors into a failed study."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from grid_models.errors import GridModelError, StudyCanceled
+from impact_service.settings import Settings
+from impact_service.store import parts as part_repo
+from impact_service.store import repository as repo
+from impact_service.store.db import session_scope
+from impact_service.store.models import StudyStatus
+
+if TYPE_CHECKING:
+    from grid_models.grid import Grid
+    from grid_models.results import StudyResult
+
+__all__ = ["Beat", "ClaimLost", "catalog_grid", "fail", "load_grid", "store_result", "study_errors", "worker_name"]
+
+logger = logging.getLogger(__name__)
+_PROGRESS_EVERY_S = 0.5
+
+
+def worker_name() -> str:
+    """host:pid of this worker process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@lru_cache(maxsize=4)
+def catalog_grid(grid_id: str, cache_dir: str) -> Grid:
+    """A catalog grid, parsed once per worker process."""
+    from grid_models.catalog.registry import load_catalog_grid
+
+    return load_catalog_grid(grid_id, cache_dir=Path(cache_dir))
+
+
+def load_grid(settings: Settings, grid_key: str, tenant_id: str) -> Grid:
+    """The grid of a study: ``catalog:<id>`` or ``upload:<id>`` (the tenant's upload, from the store)."""
+    kind, _, grid_id = grid_key.partition(":")
+    if kind == "catalog":
+        return catalog_grid(grid_id, str(settings.cache_dir))
+    from grid_models.catalog.uploads import load_upload
+
+    with session_scope(settings.database()) as session:
+        upload = repo.get_upload(session, upload_id=grid_id, tenant_id=tenant_id)
+        if upload is None:
+            raise GridModelError(f"the uploaded grid {grid_id} no longer exists")
+        content, name = upload.content, upload.name
+    return load_upload(content, grid_id=grid_id, filename=name, max_bytes=max(len(content), 1))
+
+
+class ClaimLost(Exception):
+    """This worker no longer holds the study (or the part) it works on: stop without writing."""
+
+
+class Beat:
+    """The heartbeat thread and the progress callback of a claimed study (or of one of its parts:
+    then both the part and the study beat, and losing either claim stops the work)."""
+
+    def __init__(self, settings: Settings, study_id: str, token: str, *, part: tuple[str, str] | None = None) -> None:
+        self.settings, self.study_id, self.token, self.part = settings, study_id, token, part
+        self.state = "ok"
+        self._stop = threading.Event()
+        self._last_write = 0.0
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{study_id}", daemon=True)
+
+    def __enter__(self) -> Beat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def write(self, fraction: float | None = None, step: str | None = None) -> None:
+        """Record liveness (and progress); a failed write is logged, the next one may get through."""
+        try:
+            with session_scope(self.settings.database()) as session:
+                state = repo.heartbeat(session, study_id=self.study_id, token=self.token, fraction=fraction, step=step)
+                if self.part is not None and not part_repo.part_heartbeat(session, part_id=self.part[0], token=self.part[1]):
+                    state = "lost"
+            if state != "ok":
+                self.state = state
+        except Exception as exc:
+            logger.warning("heartbeat_failed study_id=%s error=%s", self.study_id, exc)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.heartbeat_s):
+            self.write()
+
+    def check(self, fraction: float = 0.0, step: str = "") -> None:
+        """Progress callback that writes nothing: stop when asked to."""
+        if self.state == "cancel":
+            raise StudyCanceled("canceled by the user")
+        if self.state == "lost":
+            raise ClaimLost("this worker lost its claim (the study or part was requeued, or has finished)")
+
+    def progress(self, fraction: float, step: str) -> None:
+        """Engine callback: record progress (at most every 0.5 s) and stop when asked to."""
+        now = time.monotonic()
+        if now - self._last_write >= _PROGRESS_EVERY_S or fraction >= 1.0:
+            self._last_write = now
+            self.write(fraction, step)
+        self.check()
+
+
+def _netcdf_bytes(result: StudyResult) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "result.nc"
+        result.dataset.to_netcdf(path)
+        return path.read_bytes()
+
+
+def _final_status(result: StudyResult) -> StudyStatus:
+    solved = result.base_case.converged and all(stage.converged for stage in result.stages)
+    return StudyStatus.SUCCEEDED if solved else StudyStatus.PARTIALLY_SUCCEEDED
+
+
+def store_result(settings: Settings, study_id: str, token: str, result: StudyResult) -> bool:
+    """Store the result and the final status, if ``token`` still holds the study."""
+    payload, netcdf = result.model_dump_json(), _netcdf_bytes(result)
+    with session_scope(settings.database()) as session:
+        stored = repo.finish_study(
+            session, study_id=study_id, token=token, status=_final_status(result), result_json=payload, netcdf=netcdf
+        )
+    logger.info("study_finished study_id=%s stored=%s", study_id, stored)
+    return stored
+
+
+def fail(
+    settings: Settings, study_id: str, token: str | None, code: str, message: str, *, status: StudyStatus = StudyStatus.FAILED
+) -> None:
+    """Fail (or cancel) a study, if ``token`` still holds it."""
+    with session_scope(settings.database()) as session:
+        repo.fail_study(session, study_id=study_id, code=code, message=message, token=token, status=status)
+    logger.info("study_ended study_id=%s status=%s code=%s", study_id, status.value, code)
+
+
+@contextmanager
+def study_errors(settings: Settings, study_id: str, token: str) -> Iterator[None]:
+    """Turn what the engine raises into the study's final status; infrastructure errors propagate
+    (the task retries them)."""
+    try:
+        yield
+    except ClaimLost as exc:
+        logger.info("claim_lost study_id=%s detail=%s", study_id, exc)
+    except StudyCanceled as exc:
+        fail(settings, study_id, token, "study_canceled", exc.message, status=StudyStatus.CANCELED)
+    except SoftTimeLimitExceeded:
+        message = "the study ran past its time limit; run fewer analyses or a smaller study area"
+        fail(settings, study_id, token, "time_limit", message)
+    except GridModelError as exc:
+        fail(settings, study_id, token, exc.code, exc.message)
+    except (MemoryError, ValueError, RuntimeError, KeyError, IndexError) as exc:  # engine bugs: fail with a trace in the log
+        logger.exception("study_internal_error study_id=%s", study_id)
+        fail(settings, study_id, token, "internal_error", f"{type(exc).__name__}: {exc}"[:2000])
