@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## demo: the service path end to end: embedded stack (bundled Redis, SQLite, API, a worker), the
+## demo: the service path end to end: embedded stack (bundled Redis, a fresh SQLite, API, two workers), the
 ## Abilene example submitted over HTTP, progress, result summary, stack stopped
 demo: $(STAMP)
 	$(BIN)/gridimpact demo examples/abilene_stargate.json --out out/abilene

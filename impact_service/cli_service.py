@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 from types import FrameType
@@ -195,8 +197,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from impact_service.embedded import local_api_key
     from impact_service.redis_server import free_port
 
-    settings = get_settings().model_copy(update={"port": free_port()})
-    stack = _stack(settings, 1)
+    data_dir = Path(tempfile.mkdtemp(prefix="gridimpact-demo-"))  # a fresh database: the demo always computes
+    settings = get_settings().model_copy(update={"port": free_port(), "data_dir": data_dir, "database_url": None})
+    stack = _stack(settings, 2)  # two workers: a study large enough to fan out uses both
     try:
         anonymous = stack.start()
         anonymous.close()
@@ -211,6 +214,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return 1
     finally:
         stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _client_args(parser: argparse.ArgumentParser) -> None:

@@ -123,7 +123,7 @@ class Study(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200), default="")
     spec: Mapped[dict[str, object]] = mapped_column(JSON)
-    input_hash: Mapped[str] = mapped_column(String(64))
+    input_hash: Mapped[str] = mapped_column(String(64))  # spec hash and gridimpact version: resubmissions fold on it
     grid_key: Mapped[str] = mapped_column(String(120))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
     status: Mapped[str] = mapped_column(String(24), default=StudyStatus.QUEUED.value, index=True)

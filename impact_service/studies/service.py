@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from importlib.metadata import version as package_version
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,12 +38,18 @@ def _send(settings: Settings, study: Study, *, buses: int) -> None:
         study.step = "queued; the broker is unreachable, it will be sent when it is back"
 
 
+def _resubmission_key(spec: StudySpec) -> str:
+    """The spec's hash and the gridimpact version: an identical resubmission returns the earlier
+    study, unless gridimpact was upgraded since (its result may differ, so it runs again)."""
+    return hashlib.sha256(f"{spec.input_hash()}|gridimpact {package_version('gridimpact')}".encode()).hexdigest()
+
+
 def submit_study(
     session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec, idempotency_key: str | None
 ) -> tuple[Study, bool]:
     """Store and queue a study; returns ``(study, created)`` (an identical earlier request returns that study)."""
     key, buses = _validate_grid_and_site(session, settings, tenant_id=tenant_id, spec=spec)
-    input_hash = spec.input_hash()
+    input_hash = _resubmission_key(spec)
     existing = repo.find_existing_study(
         session, tenant_id=tenant_id, idempotency_key=idempotency_key, input_hash=input_hash, grid_key=key
     )
