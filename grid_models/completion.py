@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from grid_models.analysis_results import HostingCapacityResult, LoadLossResult
 from grid_models.dataset import build_dataset
+from grid_models.emissions.analysis import run_environment
+from grid_models.emissions.results import EnvironmentalResult
 from grid_models.facility import facility_defaults
 from grid_models.provenance import gridimpact_version, library_versions, platform_name, python_version
 from grid_models.results import Finding, GridInfo, Provenance, StageResult, StudyResult
@@ -67,6 +69,7 @@ class _Extra:
     contingency: ContingencyRun | None = None
     hosting: HostingCapacityResult | None = None
     load_loss: LoadLossResult | None = None
+    environment: EnvironmentalResult | None = None
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -110,6 +113,11 @@ def complete_study(plan: StudyPlan, outages: Outages, *, progress: Progress) -> 
     stages: list[StageResult] = results[1:]
     findings = power_flow_findings(results[0], stages, poi=plan.poi_info, criteria=spec.criteria)
     extra = _analyses(plan, outages, progress)
+    progress(0.96, "emissions, permits and water")
+    extra.environment, environmental = run_environment(
+        spec, prepared=plan.prepared, context=plan.context, solves=plan.solves, grid_id=plan.grid.grid_id
+    )
+    extra.findings.extend(environmental)
     findings.extend(extra.findings)
     progress(0.97, "writing the result")
     provenance = Provenance(
@@ -135,6 +143,7 @@ def complete_study(plan: StudyPlan, outages: Outages, *, progress: Progress) -> 
         contingency=extra.contingency.result if extra.contingency else None,
         hosting_capacity=extra.hosting,
         load_loss=extra.load_loss,
+        environment=extra.environment,
         findings=findings,
         assumptions=_assumptions(spec, plan.settings),
         provenance=provenance,

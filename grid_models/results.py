@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from grid_models.analysis_results import ContingencyAnalysisResult, HostingCapacityResult, LoadLossResult
+from grid_models.emissions.results import EnvironmentalResult
 from grid_models.facility import GpuModel
 from grid_models.spec import StudySpec
 
@@ -226,6 +227,7 @@ class StudyResult(BaseModel):
     contingency: ContingencyAnalysisResult | None = None
     hosting_capacity: HostingCapacityResult | None = None
     load_loss: LoadLossResult | None = None
+    environment: EnvironmentalResult | None = None
     findings: list[Finding]
     assumptions: list[str]
     provenance: Provenance

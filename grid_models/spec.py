@@ -13,6 +13,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from grid_models.emissions.spec import EmissionsOptions, OnsiteGeneration
 from grid_models.facility import PRINTABLE, FacilityParameters, StageSpec
 from grid_models.studies.dispatch import DispatchOptions
 
@@ -208,6 +209,9 @@ class AnalysesSpec(BaseModel):
     contingency: ContingencyOptions | None = None
     hosting_capacity: HostingCapacityOptions | None = None
     load_loss: LoadLossOptions | None = None
+    emissions: EmissionsOptions | None = Field(
+        None, description="grid-supply emissions (merit order, DC OPF, eGRID rates) and water of each stage"
+    )
 
 
 class StudySpec(BaseModel):
@@ -237,6 +241,19 @@ class StudySpec(BaseModel):
     analyses: AnalysesSpec = Field(default_factory=AnalysesSpec)
     criteria: Criteria = Field(default_factory=Criteria)
     solver: SolverOptions = Field(default_factory=SolverOptions)
+    onsite_generation: OnsiteGeneration | None = Field(
+        None, description="gas turbines on the campus: potential to emit and Clean Air Act screening per stage"
+    )
+
+    @model_validator(mode="after")
+    def _onsite_stages_exist(self) -> Self:
+        for number, units in enumerate(self.onsite_generation.units if self.onsite_generation else [], start=1):
+            if units.from_stage > len(self.stages):
+                raise ValueError(
+                    f"onsite_generation.units[{number - 1}] starts at stage {units.from_stage}, but the study has "
+                    f"{len(self.stages)} stages; set from_stage between 1 and {len(self.stages)}"
+                )
+        return self
 
     def input_hash(self) -> str:
         """SHA-256 of the canonical JSON of the fully-defaulted spec (identical studies, same hash)."""

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from impact_service.cli_environment import environment_tables
 from impact_service.cli_service import add_service_commands
 from impact_service.settings import get_settings
 
@@ -149,7 +150,7 @@ def _load_loss_table(result: StudyResult) -> Table | None:
 def print_result(result: StudyResult, *, max_findings: int = 25) -> None:
     """Print the stage table, the analyses' tables and the most severe findings."""
     console.print(_stage_table(result))
-    for table in (_contingency_table(result), _hosting_table(result), _load_loss_table(result)):
+    for table in (_contingency_table(result), _hosting_table(result), _load_loss_table(result), *environment_tables(result)):
         if table is not None:
             console.print(table)
     order = {"critical": 0, "violation": 1, "warning": 2, "info": 3}

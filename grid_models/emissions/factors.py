@@ -121,6 +121,10 @@ class FactorSet:
         override = self.overrides.get(f"{table_name}.{key}")
         return override if override is not None else factor(table_name, key).value
 
+    def rows(self, table_name: str) -> dict[str, Factor]:
+        """The rows of a table (to test whether a key exists)."""
+        return table(table_name)
+
     def cite(self, table_name: str, key: str) -> str:
         """Where the value used comes from."""
         name = f"{table_name}.{key}"

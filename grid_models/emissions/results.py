@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 __all__ = [
     "DispatchMethod",
+    "EnvironmentalResult",
     "GridSupplyResult",
     "GridSupplyStage",
     "MethodEmissions",
@@ -97,6 +98,7 @@ class OnsiteResult(BaseModel):
 class DispatchMethod(StrEnum):
     """How the increment is assigned to generators."""
 
+    POWER_FLOW = "power_flow"  # the study's own dispatch rule, as solved in the AC power flow
     MERIT_ORDER = "merit_order"
     DC_OPF = "dc_opf"
 
@@ -122,9 +124,11 @@ class MethodEmissions(BaseModel):
     units: list[UnitIncrement] = Field(description="units that move by more than 0.01 MW, largest first")
     added_tpy: dict[Pollutant, float]
     marginal_lb_per_mwh: dict[Pollutant, float] = Field(description="added emissions per MWh the facility consumes")
-    uncovered_mw: dict[str, float] = Field(description="added MW of fuels without a factor for some pollutant")
+    uncovered_mw: dict[Pollutant, float] = Field(
+        description="added MW whose technology has no factor for the pollutant (counted as zero)"
+    )
     congested_branches: list[str] = Field(default_factory=list, description="DC OPF: branches at their limit")
-    water_gal_per_day: float | None = None
+    unserved_mw: float = 0.0
 
 
 class WaterStage(BaseModel):
@@ -136,6 +140,7 @@ class WaterStage(BaseModel):
     upstream_gal_per_day: float
     upstream_million_gal_per_year: float
     upstream_method: str
+    upstream_uncovered_mw: float = Field(description="added MW whose technology has no water factor (counted as zero)")
     it_mw: float
     wue_l_per_kwh: float
 
@@ -160,9 +165,19 @@ class GridSupplyStage(BaseModel):
 class GridSupplyResult(BaseModel):
     """Grid-supply emissions and water of every stage."""
 
+    main_method: str = Field(description="the method the findings quote")
     egrid_subregion: str
     egrid_average_lb_per_mwh: float
     egrid_nonbaseload_lb_per_mwh: float
     stages: list[GridSupplyStage]
     assumptions: list[str]
     sources: list[str]
+
+
+class EnvironmentalResult(BaseModel):
+    """Grid-supply emissions, water and on-site generation, with the factor tables used."""
+
+    grid_supply: GridSupplyResult | None = None
+    onsite: OnsiteResult | None = None
+    tables_version: str
+    table_digests: dict[str, str]
