@@ -178,7 +178,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         result = run_study(spec, grid, progress=lambda fraction, step: bar.update(task, completed=fraction, description=step))
     print_result(result)
     if args.out:
+        from grid_models.report import render_report
+
         paths = result.write(args.out)
+        paths["report"] = args.out / "report.html"
+        paths["report"].write_text(render_report(result), encoding="utf-8")
         console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 

@@ -55,7 +55,7 @@ def _onsite_table(result: StudyResult) -> Table | None:
     for column in ("stage", "units", "MW", "NOx tpy", "CO tpy", "HCHO tpy", "CO2 t/yr", "thresholds crossed"):
         table.add_column(column, justify="left" if column in ("stage", "thresholds crossed") else "right")
     for stage in onsite.stages:
-        crossed = sorted({f"{c.rule}: {c.pollutant.value}" for c in stage.checks if c.triggered})
+        crossed = stage.crossed()
         pte = {p.value: v for p, v in stage.pte_tpy.items()}
         table.add_row(
             stage.stage,

@@ -159,7 +159,8 @@ def _print_final(client: ApiClient, study: dict[str, Any], out: Path | None) -> 
         out.mkdir(parents=True, exist_ok=True)
         (out / "result.json").write_text(json.dumps(payload, indent=2))
         (out / "result.nc").write_bytes(client.result_netcdf(study["id"]))
-        console.print(f"wrote {out / 'result.json'}, {out / 'result.nc'}")
+        (out / "report.html").write_text(client.report(study["id"]), encoding="utf-8")
+        console.print(f"wrote {out / 'result.json'}, {out / 'result.nc'}, {out / 'report.html'}")
     return 0
 
 
@@ -185,6 +186,14 @@ def _cmd_wait(args: argparse.Namespace) -> int:
 def _cmd_result(args: argparse.Namespace) -> int:
     client = _client(args)
     return _print_final(client, client.study(args.study_id), args.out)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    html = _client(args).report(args.study_id)
+    out = args.out or Path(f"{args.study_id}.html")
+    out.write_text(html, encoding="utf-8")
+    _console().print(f"wrote {out} ({len(html) / 1e6:.1f} MB, self-contained: open it in any browser)")
+    return 0
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
@@ -252,12 +261,15 @@ def add_service_commands(sub: Any) -> None:
         ("status", _cmd_status, "a study's status"),
         ("wait", _cmd_wait, "follow a study to its end"),
         ("result", _cmd_result, "print a finished study's result"),
+        ("report", _cmd_report, "save a finished study's HTML report"),
         ("cancel", _cmd_cancel, "cancel a study"),
     ):
         command = sub.add_parser(name, help=helptext)
         command.add_argument("study_id")
         if name in ("wait", "result"):
-            command.add_argument("--out", type=Path, help="write result.json and result.nc here")
+            command.add_argument("--out", type=Path, help="write result.json, result.nc and report.html here")
+        if name == "report":
+            command.add_argument("--out", type=Path, help="the HTML file to write (default: <study id>.html)")
         _client_args(command)
         command.set_defaults(handler=handler)
     submit = sub.add_parser("submit", help="submit a study spec to the API")

@@ -84,6 +84,10 @@ class ApiClient:
         """The result arrays as NetCDF bytes."""
         return self._check(self._http.get(f"/v1/studies/{study_id}/result.nc")).content
 
+    def report(self, study_id: str) -> str:
+        """The HTML report."""
+        return self._check(self._http.get(f"/v1/studies/{study_id}/report", timeout=120.0)).text
+
     def ready(self) -> bool:
         """Whether /readyz answers 200."""
         try:

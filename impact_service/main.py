@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from impact_service.errors import install_error_handlers
+from impact_service.factors.router import router as factors_router
 from impact_service.grids.router import router as grids_router
 from impact_service.ops import install_metrics
 from impact_service.ops import router as ops_router
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(ops_router)
     application.include_router(studies_router)
     application.include_router(grids_router)
+    application.include_router(factors_router)
     logging.getLogger(__name__).info("api_created database=%s", settings.database().split("@")[-1])
     return application
 

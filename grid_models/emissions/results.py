@@ -84,6 +84,14 @@ class OnsiteStageResult(BaseModel):
     pte_tpy: dict[Pollutant, float]
     checks: list[ScreeningCheck]
 
+    def crossed(self) -> list[str]:
+        """The thresholds crossed, one line per rule: ``PSD major source: CO, NOX``."""
+        rules: dict[str, list[str]] = {}
+        for check in self.checks:
+            if check.triggered:
+                rules.setdefault(check.rule, []).append(check.pollutant.value.upper())
+        return [f"{rule}: {', '.join(pollutants)}" for rule, pollutants in rules.items()]
+
 
 class OnsiteResult(BaseModel):
     """On-site generation: potential to emit and Clean Air Act applicability screening."""

@@ -185,4 +185,5 @@ class StudyResultRow(Base):
     study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
     result_json: Mapped[str] = mapped_column(Text)
     netcdf: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    report_html: Mapped[str | None] = mapped_column(Text, default=None)  # rendered on first request, then kept
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

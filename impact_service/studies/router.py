@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import HTMLResponse
 
 from grid_models.spec import StudySpec
 from impact_service.deps import SessionDep, SettingsDep, TenantDep
@@ -72,6 +73,13 @@ def result(study_id: str, session: SessionDep, settings: SettingsDep, tenant: Te
     """The study result (JSON, see the StudyResult schema of the engine)."""
     row = service.finished_result(session, settings, tenant_id=tenant.id, study_id=study_id)
     return Response(content=row.result_json, media_type="application/json")
+
+
+@router.get("/{study_id}/report", response_class=HTMLResponse, responses={200: {"content": {"text/html": {}}}, **_CONFLICT})
+def report(study_id: str, session: SessionDep, settings: SettingsDep, tenant: TenantDep) -> HTMLResponse:
+    """The study's report: one self-contained HTML page (findings, plots, provenance, sources)."""
+    html = service.study_report(session, settings, tenant_id=tenant.id, study_id=study_id)
+    return HTMLResponse(content=html, headers={"Content-Disposition": f'inline; filename="{study_id}.html"'})
 
 
 @router.get("/{study_id}/result.nc", responses={200: {"content": {"application/x-netcdf": {}}}, **_CONFLICT})

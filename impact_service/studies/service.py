@@ -17,7 +17,7 @@ from impact_service.store import repository as repo
 from impact_service.store.models import TERMINAL, Study, StudyResultRow, StudyStatus
 from workers.client import send_run_study
 
-__all__ = ["cancel_study", "finished_result", "get_own_study", "submit_study"]
+__all__ = ["cancel_study", "finished_result", "get_own_study", "study_report", "submit_study"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,3 +110,25 @@ def finished_result(session: Session, settings: Settings, *, tenant_id: str, stu
     if row is None:
         raise NotFound(f"study {study.id} has no stored result")
     return row
+
+
+def study_report(session: Session, settings: Settings, *, tenant_id: str, study_id: str) -> str:
+    """The study's HTML report: rendered from the stored result on the first request, then kept."""
+    row = finished_result(session, settings, tenant_id=tenant_id, study_id=study_id)
+    if row.report_html is not None:
+        return row.report_html
+    from pydantic import ValidationError
+
+    from grid_models.report import render_report
+    from grid_models.results import StudyResult
+
+    try:
+        result = StudyResult.model_validate_json(row.result_json)
+    except ValidationError:
+        raise Conflict(
+            f"study {study_id}'s result was stored by an older gridimpact and cannot be rendered; submit the study again",
+            code="report_unavailable",
+        ) from None
+    row.report_html = render_report(result)
+    session.commit()
+    return row.report_html

@@ -37,6 +37,7 @@ def test_run_example_writes_json_and_netcdf(tmp_path: Path) -> None:
     with xr.open_dataset(out / "result.nc") as data:
         assert data.sizes["stage"] == 4 and data.sizes["bus"] == 200
     assert list((tmp_path / "cache").glob("activsg200-*.npz")), "the parsed grid is cached"
+    assert 'id="findings-summary"' in (out / "report.html").read_text()
 
 
 def test_buses_and_grids(tmp_path: Path) -> None:

@@ -42,16 +42,22 @@ def test_submit_poll_and_fetch_results(tenants: Tenants, tmp_path: Path) -> None
     netcdf.write_bytes(tenants.a.result_netcdf(study["id"]))
     with xr.open_dataset(netcdf) as data:
         assert data.sizes["stage"] == 3
+    report = tenants.a._http.get(f"/v1/studies/{study['id']}/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert 'id="findings-summary"' in report.text and "flow" in report.text
+    assert tenants.a.report(study["id"]) == report.text  # the second request reads the stored page
+    assert tenants.b._http.get(f"/v1/studies/{study['id']}/report").status_code == 404
     listed = tenants.a._http.get("/v1/studies", params={"status": "succeeded"}).json()
     assert study["id"] in [s["id"] for s in listed["items"]]
 
 
 def test_result_before_the_end_is_409_with_retry_after(tenants: Tenants) -> None:
     study = tenants.a.submit(example("abilene_stargate"))
-    response = tenants.a._http.get(f"/v1/studies/{study['id']}/result")
-    if response.status_code == 409:
-        assert response.json()["error"]["code"] == "study_not_finished"
-        assert int(response.headers["Retry-After"]) >= 1
+    for path in ("result", "report"):
+        response = tenants.a._http.get(f"/v1/studies/{study['id']}/{path}")
+        if response.status_code == 409:
+            assert response.json()["error"]["code"] == "study_not_finished"
+            assert int(response.headers["Retry-After"]) >= 1
     tenants.a.cancel(study["id"])
 
 
@@ -144,6 +150,14 @@ def test_catalog_grids_and_poi_search(tenants: Tenants) -> None:
     assert [b["name"] for b in found["items"]] == ["ABILENE 1 0", "ABILENE 2 0"]
     summary = tenants.a._http.get("/v1/grids/activsg2000").json()["summary"]
     assert summary["buses"] == 2000
+
+
+def test_factor_tables_with_sources(tenants: Tenants) -> None:
+    body = tenants.a._http.get("/v1/factors").json()
+    nox = next(r for r in body["tables"]["technology_rates"] if r["key"] == "gas_cc.nox")
+    assert nox["value"] == "0.020" and nox["unit"] == "lb/MMBtu" and "NREL" in nox["source"]
+    assert set(body["digests"]) == set(body["tables"]) and body["version"]
+    assert tenants.anonymous._http.get("/v1/factors").status_code == 401
 
 
 def test_health_readiness_and_metrics(tenants: Tenants) -> None:
