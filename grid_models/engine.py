@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 import pandapower as pp
 
@@ -48,8 +49,9 @@ def run_outages(plan: StudyPlan, *, progress: ProgressCallback) -> Outages:
     slices: dict[WorkItem, SliceResult] = {}
     for number, item in enumerate(work):
         label = "base case" if item.stage_index == 0 else f"stage {item.stage_index}"
-        progress(0.35 + 0.5 * number / max(len(work), 1), f"N-1: {item.stop - item.start} outages, {label}")
-        slices[item] = run_work_item(plan, item)
+        fraction, step = 0.35 + 0.5 * number / max(len(work), 1), f"N-1: {item.stop - item.start} outages, {label}"
+        progress(fraction, step)
+        slices[item] = run_work_item(plan, item, check=partial(progress, fraction, step))
     return merge_slices(plan, slices)
 
 

@@ -247,8 +247,12 @@ def contingency_work(
     return sorted(items, key=lambda item: not item.hosting)
 
 
-def run_work_item(plan: StudyPlan, item: WorkItem) -> SliceResult:
-    """Phase 2: solve one slice of outages of one stage (and its part of the N-1 hosting capacity)."""
+def run_work_item(plan: StudyPlan, item: WorkItem, *, check: Callable[[], None] | None = None) -> SliceResult:
+    """Phase 2: solve one slice of outages of one stage (and its part of the N-1 hosting capacity).
+
+    ``check()`` is called every few solves; it may raise (for example ``StudyCanceled``) to stop
+    the slice early.
+    """
     options = contingency_options(plan.spec)
     if options is None or plan.context is None or item.stage_index not in plan.outage_stages:
         raise StudySpecError(f"work item {item} does not belong to this study's plan")
@@ -261,10 +265,11 @@ def run_work_item(plan: StudyPlan, item: WorkItem) -> SliceResult:
         eligible=plan.context.eligible,
         options=options,
         settings=plan.settings,
+        progress=None if check is None else lambda _fraction: check(),
     )
     part = None
     if item.hosting and plan.hosting is not None:
-        part = hosting_n1_part(plan.hosting, N1Inputs(contingencies, table, options))
+        part = hosting_n1_part(plan.hosting, N1Inputs(contingencies, table, options), check=check)
     return SliceResult(table, part)
 
 

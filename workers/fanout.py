@@ -146,7 +146,7 @@ def run_part_job(part_id: str, *, task_id: str, redelivered: bool, settings: Set
     ):
         plan, fingerprint = _plan_for(settings, study_id, study_token, beat)
         item = WorkItem(claim.item.stage_index, claim.item.start, claim.item.stop, hosting=claim.item.hosting)
-        result = run_work_item(plan, item)
+        result = run_work_item(plan, item, check=beat.check)
         beat.check()
         payload = encode_slice(item, result, fingerprint=fingerprint)
         with session_scope(settings.database()) as session:

@@ -68,7 +68,7 @@ class N1Part(BaseModel):
     duration_s: float
 
 
-def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs) -> N1Failure | None:
+def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: Callable[[], None] | None) -> N1Failure | None:
     if not stage.converged:
         return N1Failure(element="", name="", kind="no_solution", outage="none", value=None, limit=None)
     table = run_contingencies(
@@ -78,6 +78,7 @@ def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs) -> N1Fai
         eligible=search.context.eligible,
         options=n1.options,
         settings=search.settings,
+        progress=None if check is None else lambda _fraction: check(),
     )
     result = evaluate_contingencies(
         search.backend.prepared, table, base_table=n1.base_table, stage=stage, criteria=search.criteria
@@ -98,8 +99,9 @@ def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs) -> N1Fai
     return None
 
 
-def hosting_n1_part(plan: HostingPlan, n1: N1Inputs) -> N1Part:
-    """The N-1 limit over the outages of ``n1`` (see module doc)."""
+def hosting_n1_part(plan: HostingPlan, n1: N1Inputs, *, check: Callable[[], None] | None = None) -> N1Part:
+    """The N-1 limit over the outages of ``n1`` (see module doc); ``check()`` is called between
+    solves and may raise to stop the search."""
     clock = time.perf_counter()
     search, ceiling = plan.search, plan.ceiling_mw
     checked: dict[float, N1Failure | None] = {}
@@ -107,7 +109,9 @@ def hosting_n1_part(plan: HostingPlan, n1: N1Inputs) -> N1Part:
     def failure(p_mw: float) -> N1Failure | None:
         trial = search.trial(p_mw)
         if trial.p_mw not in checked:
-            checked[trial.p_mw] = _n1_failure(search, trial.stage, n1)
+            if check is not None:
+                check()
+            checked[trial.p_mw] = _n1_failure(search, trial.stage, n1, check)
         return checked[trial.p_mw]
 
     if failure(ceiling) is None:

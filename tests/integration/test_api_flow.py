@@ -93,7 +93,7 @@ def test_tenants_see_only_their_own(tenants: Tenants) -> None:
 def test_cancel_queued_and_running(tenants: Tenants, stack: Stack) -> None:
     busy = [tenants.a.submit(busy_spec(i)) for i in range(2)]
     assert busy[0]["id"] != busy[1]["id"]
-    wait_for(lambda: all(tenants.a.study(s["id"])["status"] == "running" for s in busy), timeout_s=60)
+    wait_for(lambda: all(tenants.a.study(s["id"])["status"] == "running" for s in busy), timeout_s=120)
     queued = tenants.a.submit(small_spec(stages=[{"mw": 41}]))
     canceled = tenants.a.cancel(queued["id"])
     assert canceled["status"] == "canceled"

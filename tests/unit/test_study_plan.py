@@ -13,7 +13,7 @@ import pytest
 
 from grid_models.completion import complete_study
 from grid_models.engine import run_study
-from grid_models.errors import PlanMismatchError, StudySpecError
+from grid_models.errors import PlanMismatchError, StudyCanceled, StudySpecError
 from grid_models.grid import Grid
 from grid_models.results import StudyResult, without_timings
 from grid_models.slice_io import decode_slice, encode_slice
@@ -146,3 +146,28 @@ def test_slice_bytes_never_unpickle(catalog_grid: Callable[[str], Grid]) -> None
     np.savez(buffer, converged=np.array([object()], dtype=object), meta=np.zeros(1, dtype=np.uint8))
     with pytest.raises(PlanMismatchError, match="cannot be read"):
         decode_slice(buffer.getvalue(), plan=plan, item=item, fingerprint=plan_fingerprint(plan))
+
+
+def test_a_slice_checks_for_cancel_between_solves(catalog_grid: Callable[[str], Grid]) -> None:
+    """A cancel is seen within a few solves, also inside the N-1 hosting-capacity search (whose
+    slice is the longest), not only between slices."""
+    plan = plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet)
+    hosting = next(item for item in contingency_work(plan) if item.hosting)
+    calls = 0
+
+    def count() -> None:
+        nonlocal calls
+        calls += 1
+
+    run_work_item(plan, hosting, check=count)
+    assert calls >= 5  # one per hosting trial at least
+
+    def stop_at_third() -> None:
+        count()
+        if calls >= 3:
+            raise StudyCanceled("canceled by the user")
+
+    calls = 0
+    with pytest.raises(StudyCanceled):
+        run_work_item(plan, hosting, check=stop_at_third)
+    assert calls == 3
