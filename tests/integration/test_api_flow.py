@@ -99,10 +99,10 @@ def test_cancel_queued_and_running(tenants: Tenants, stack: Stack) -> None:
     assert canceled["status"] == "canceled"
     running = tenants.a.cancel(busy[0]["id"])
     assert running["cancel_requested"]
-    final = tenants.a.wait(busy[0]["id"], timeout_s=60)
+    final = tenants.a.wait(busy[0]["id"], timeout_s=120)
     assert final["status"] == "canceled" and final["error"]["code"] == "study_canceled"
     tenants.a.cancel(busy[1]["id"])
-    tenants.a.wait(busy[1]["id"], timeout_s=60)
+    tenants.a.wait(busy[1]["id"], timeout_s=120)
     time.sleep(2)
     with session_scope(stack.settings.database()) as session:
         row = repo.get_study(session, study_id=queued["id"])

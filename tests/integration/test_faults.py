@@ -48,8 +48,8 @@ def _holder_pid(stack: Stack, study_id: str) -> int | None:
 def test_worker_killed_mid_study_the_study_still_succeeds_once(fresh_stack: Stack) -> None:
     client = _client(fresh_stack, "kill")
     study = client.submit(example("abilene_stargate"))
-    pid = wait_for(lambda: _holder_pid(fresh_stack, study["id"]), timeout_s=60)
-    wait_for(lambda: client.study(study["id"])["progress"] > 0.1, timeout_s=60)
+    pid = wait_for(lambda: _holder_pid(fresh_stack, study["id"]), timeout_s=120)
+    wait_for(lambda: client.study(study["id"])["progress"] > 0.1, timeout_s=120)
     os.kill(pid, signal.SIGKILL)
     final = client.wait(study["id"], timeout_s=240)
     assert final["status"] == "succeeded"
@@ -85,7 +85,7 @@ def test_database_briefly_down_answers_503_and_loses_nothing(tmp_path: Path) -> 
         stack.start()
         client = _client(stack, "db")
         study = client.submit(example("abilene_stargate"))
-        wait_for(lambda: client.study(study["id"])["status"] == "running", timeout_s=60)
+        wait_for(lambda: client.study(study["id"])["status"] == "running", timeout_s=120)
         server.stop_server()
         response = httpx.get(
             f"http://{stack.settings.host}:{stack.settings.port}/v1/studies/{study['id']}",
