@@ -265,7 +265,7 @@ def run_work_item(plan: StudyPlan, item: WorkItem, *, check: Callable[[], None] 
         eligible=plan.context.eligible,
         options=options,
         settings=plan.settings,
-        progress=None if check is None else lambda _fraction: check(),
+        check=check,
     )
     part = None
     if item.hosting and plan.hosting is not None:

@@ -10,6 +10,7 @@ from grid_models.solver.network import PreparedNetwork
 from grid_models.spec import ContingencyOptions, Criteria, StudyAreaMode
 from grid_models.studies.contingency import Contingency, OutageTable
 from grid_models.studies.contingency_evaluation import evaluate_contingencies
+from grid_models.studies.findings import stage_title
 from grid_models.studies.power_flow import StageSolve
 from grid_models.studies.study_area import StudyArea
 
@@ -85,7 +86,7 @@ _MAX_PER_STAGE = 10
 
 
 def _name(stage: ContingencyStageResult) -> str:
-    return f"{stage.label} ({stage.facility_p_mw:,.0f} MW)"
+    return stage_title(stage.label, stage.facility_p_mw)
 
 
 def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:

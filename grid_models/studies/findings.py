@@ -5,15 +5,20 @@ from __future__ import annotations
 from grid_models.results import BranchViolation, BusViolation, Finding, PoiInfo, Severity, StageResult, ViolationStatus
 from grid_models.spec import Criteria
 
-__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "power_flow_findings"]
+__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "power_flow_findings", "stage_title"]
 
 MAX_VIOLATION_FINDINGS_PER_STAGE = 15
 _VOLTAGE_RULE = "N-0 voltage {low:.2f}-{high:.2f} pu (ATC facility rating criteria)"
 _THERMAL_RULE = "N-0 thermal <= {limit:.0f} % of normal rating (NERC TPL-001, FAC-008)"
 
 
+def stage_title(label: str, facility_p_mw: float) -> str:
+    """How findings name a stage: ``Phase 2 (600 MW)``."""
+    return f"{label} ({facility_p_mw:,.0f} MW)"
+
+
 def _stage_name(stage: StageResult) -> str:
-    return f"{stage.label} ({stage.facility_p_mw:,.0f} MW)"
+    return stage_title(stage.label, stage.facility_p_mw)
 
 
 def _bus_finding(stage: StageResult, violation: BusViolation, criteria: Criteria) -> Finding:

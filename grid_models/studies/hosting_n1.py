@@ -78,7 +78,7 @@ def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: C
         eligible=search.context.eligible,
         options=n1.options,
         settings=search.settings,
-        progress=None if check is None else lambda _fraction: check(),
+        check=check,
     )
     result = evaluate_contingencies(
         search.backend.prepared, table, base_table=n1.base_table, stage=stage, criteria=search.criteria
