@@ -221,8 +221,11 @@ def _exact_row(table: OutageTable, row: int, ctx: _Context, hint: _Hint | None =
     _record(table, row, solution.vm_pu, _loading(ctx.backend.prepared, branch_flow_mva(solution), outaged), ctx, exact=True)
 
 
-def _batch_rows(table: OutageTable, rows: IntArray, ctx: _Context, options: ContingencyOptions) -> dict[int, _Hint | None]:
-    """Solve branch outages in the batch; returns the rows that need an exact solve, with a starting hint."""
+def _batch_rows(
+    table: OutageTable, rows: IntArray, ctx: _Context, options: ContingencyOptions, check: Callable[[], None] | None
+) -> dict[int, _Hint | None]:
+    """Solve branch outages in the batch (``check()`` after each chunk); returns the rows that
+    need an exact solve, with a starting hint."""
     prep = ctx.backend.prepared
     positions = np.array([table.contingencies[r].position for r in rows], dtype=np.int64)
     pending: dict[int, _Hint | None] = {}
@@ -245,6 +248,8 @@ def _batch_rows(table: OutageTable, rows: IntArray, ctx: _Context, options: Cont
             else:
                 pending[row] = (chunk.suggested_q_state[i], chunk.v[i]) if chunk.converged[i] else None
         done += len(chunk.positions)
+        if check is not None:
+            check()
     return pending
 
 
@@ -262,8 +267,8 @@ def run_contingencies(
     """Solve every contingency from the solved ``stage`` (see module doc).
 
     ``batch=False`` solves every outage exactly, one by one (slower; the tests use it to show
-    that results do not depend on the path). ``check()`` is called every 20 exact solves and
-    may raise to stop early (a cancel).
+    that results do not depend on the path). ``check()`` is called after each batch chunk and
+    every 20 exact solves, and may raise to stop early (a cancel).
     """
     clock = time.perf_counter()
     prep = backend.prepared
@@ -279,7 +284,7 @@ def run_contingencies(
     table = _table(prep, contingencies)
     branch_rows = np.array([i for i, c in enumerate(contingencies) if c.kind != "gen"], dtype=np.int64)
     use_batch = batch and len(branch_rows) > 0
-    pending = _batch_rows(table, branch_rows, ctx, options) if use_batch else dict.fromkeys(branch_rows.tolist())
+    pending = _batch_rows(table, branch_rows, ctx, options, check) if use_batch else dict.fromkeys(branch_rows.tolist())
     pending.update(dict.fromkeys(i for i, c in enumerate(contingencies) if c.kind == "gen"))
     for count, (row, hint) in enumerate(pending.items()):
         _exact_row(table, row, ctx, hint)

@@ -218,3 +218,34 @@ def test_study_reports_n1_with_attribution(catalog_grid: Callable[[str], Grid]) 
     data = result.dataset
     assert data.sizes["contingency"] == n1.contingencies
     assert data.n1_converged.sel(stage=0).sum() == n1.contingencies - base.no_solution
+
+
+def test_a_raising_check_stops_the_run_after_the_first_batch_chunk(clinton: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check runs after the batch, before any one-by-one solve (the generator outages here)."""
+    import grid_models.studies.contingency as module
+
+    def no_exact_solve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an exact solve ran before the first check")
+
+    monkeypatch.setattr(module, "_exact_row", no_exact_solve)
+    calls = 0
+
+    class Stop(Exception):
+        pass
+
+    def check() -> None:
+        nonlocal calls
+        calls += 1
+        raise Stop
+
+    with pytest.raises(Stop):
+        run_contingencies(
+            clinton.backend,
+            stage=clinton.stage,
+            contingencies=clinton.contingencies,
+            eligible=clinton.eligible,
+            options=ContingencyOptions(),
+            settings=SETTINGS,
+            check=check,
+        )
+    assert calls == 1
