@@ -32,6 +32,7 @@ from grid_models.solver.network import PreparedNetwork, prepare_network
 from grid_models.solver.types import SolverSettings
 from grid_models.spec import ContingencyOptions, StudySpec
 from grid_models.studies.contingency import Contingency, OutageTable, build_contingencies, run_contingencies
+from grid_models.studies.findings import stage_title
 from grid_models.studies.hosting_capacity import HostingPlan, plan_hosting
 from grid_models.studies.hosting_n1 import N1Inputs, N1Part, hosting_n1_part
 from grid_models.studies.power_flow import DispatchContext, StageSolve, dispatch_context, solve_base_case, solve_stage
@@ -156,7 +157,7 @@ def _solve_stages(
     context = dispatch_context(backend.prepared, base, spec.dispatch)
     solves, previous = [base], base
     for number, load in enumerate(loads, start=1):
-        progress(0.05 + 0.25 * (number - 1) / len(loads), f"stage {number}/{len(loads)}: {load.label} ({load.p_mw:,.0f} MW)")
+        progress(0.05 + 0.25 * (number - 1) / len(loads), f"stage {number}/{len(loads)}: {stage_title(load.label, load.p_mw)}")
         stage = solve_stage(backend, index=number, load=load, previous=previous, context=context, settings=settings)
         solves.append(stage)
         previous = stage if stage.converged else previous

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from grid_models.studies.findings import stage_title
+
 if TYPE_CHECKING:
     from grid_models.results import StudyResult
 
@@ -32,7 +34,7 @@ def _grid_table(result: StudyResult) -> Table | None:
                 else ""
             )
             table.add_row(
-                f"{stage.stage} ({stage.facility_p_mw:,.0f} MW)" if number == 0 else "",
+                stage_title(stage.stage, stage.facility_p_mw) if number == 0 else "",
                 method.method,
                 mix,
                 f"{tons['co2']:,.0f}",

@@ -13,6 +13,7 @@ from jinja2 import Environment, Template, select_autoescape
 from grid_models.emissions.factors import TABLES, table
 from grid_models.report.plots import figures
 from grid_models.results import Severity, StudyResult
+from grid_models.studies.findings import stage_title
 
 __all__ = ["render_report"]
 
@@ -33,7 +34,7 @@ def _headline(result: StudyResult) -> str:
         return "The grid serves every stage without new N-0 violations."
     violations = f"causes {first.new_violations} new or worsened N-0 violations"
     reason = "has no power-flow solution" if not first.converged else violations
-    return f"The grid first fails at {first.label} ({first.facility_p_mw:,.0f} MW): the stage {reason}."
+    return f"The grid first fails at {stage_title(first.label, first.facility_p_mw)}: the stage {reason}."
 
 
 def _counts(result: StudyResult) -> str:

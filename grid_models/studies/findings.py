@@ -12,9 +12,9 @@ _VOLTAGE_RULE = "N-0 voltage {low:.2f}-{high:.2f} pu (ATC facility rating criter
 _THERMAL_RULE = "N-0 thermal <= {limit:.0f} % of normal rating (NERC TPL-001, FAC-008)"
 
 
-def stage_title(label: str, facility_p_mw: float) -> str:
-    """How findings name a stage: ``Phase 2 (600 MW)``."""
-    return f"{label} ({facility_p_mw:,.0f} MW)"
+def stage_title(label: str, p_mw: float) -> str:
+    """How findings, reports and progress name a stage: ``Phase 2 (600 MW)``."""
+    return f"{label} ({p_mw:,.0f} MW)"
 
 
 def _stage_name(stage: StageResult) -> str:

@@ -24,6 +24,7 @@ from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import SolverSettings
 from grid_models.spec import Criteria, HostingCapacityOptions
 from grid_models.studies.evaluation import evaluate_stage
+from grid_models.studies.findings import stage_title
 from grid_models.studies.power_flow import DispatchContext, StageSolve, solve_stage
 
 __all__ = [
@@ -262,7 +263,7 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
                     if limit.criterion is not HostingCriterion.VOLTAGE_COLLAPSE
                     else Severity.CRITICAL,
                     category="hosting_capacity",
-                    what=f"{largest_label} ({largest_stage_mw:,.0f} MW) exceeds the {name} hosting capacity of the POI, "
+                    what=f"{stage_title(largest_label, largest_stage_mw)} exceeds the {name} hosting capacity of the POI, "
                     f"{limit.max_mw:,.0f} MW, by {largest_stage_mw - limit.max_mw:,.0f} MW{binding}",
                     where=f"bus {result.poi_bus}",
                     element_type="bus",

@@ -20,6 +20,7 @@ from grid_models.solver.qlimits import solve_with_q_limits
 from grid_models.solver.types import OperatingPoint, RawSolution, SolverSettings
 from grid_models.spec import Criteria
 from grid_models.studies.evaluation import LOADING_MARGIN_PERCENT, VM_MARGIN_PU, branch_loading_percent, monitored_buses
+from grid_models.studies.findings import stage_title
 from grid_models.studies.power_flow import DispatchContext, StageSolve
 
 __all__ = ["ERCOT_MAX_LOSS_MW", "VIRGINIA_2024_MW", "load_loss_findings", "run_load_loss"]
@@ -113,7 +114,7 @@ def load_loss_findings(result: LoadLossResult) -> list[Finding]:
     """One finding per stage, with the size of the event in context."""
     found = []
     for stage in result.stages:
-        name = f"{stage.label} ({stage.lost_mw:,.0f} MW)"
+        name = stage_title(stage.label, stage.lost_mw)
         if not stage.converged:
             found.append(
                 Finding(
