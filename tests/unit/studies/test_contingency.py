@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandapower as pp
@@ -18,7 +19,14 @@ from grid_models.solver.network import prepare_network
 from grid_models.solver.reference import PandapowerBackend
 from grid_models.solver.types import OperatingPoint, SolverSettings
 from grid_models.spec import ContingencyOptions, InitialVoltage, StudyAreaMode, StudyAreaOptions, StudySpec
-from grid_models.studies.contingency import Contingency, build_contingencies, response_weights, run_contingencies, solve_exact
+from grid_models.studies.contingency import (
+    Contingency,
+    OutageTable,
+    build_contingencies,
+    response_weights,
+    run_contingencies,
+    solve_exact,
+)
 from grid_models.studies.dispatch import DispatchOptions
 from grid_models.studies.power_flow import StageSolve, dispatch_context, solve_base_case, solve_stage
 from grid_models.studies.study_area import StudyArea, select_study_area
@@ -68,25 +76,26 @@ def clinton(catalog_grid: Callable[[str], Grid]) -> Case:
     return _case(catalog_grid("activsg200"), "CLINTON 1 0", 100.0)
 
 
-def test_batch_and_one_by_one_paths_give_the_same_results(clinton: Case) -> None:
-    options = ContingencyOptions()
-    fast = run_contingencies(
-        clinton.backend,
-        stage=clinton.stage,
-        contingencies=clinton.contingencies,
-        eligible=clinton.eligible,
-        options=options,
+def _run(case: Case, **keywords: Any) -> OutageTable:
+    """Every outage of ``case`` with the default options."""
+    return run_contingencies(
+        case.backend,
+        stage=case.stage,
+        contingencies=case.contingencies,
+        eligible=case.eligible,
+        options=ContingencyOptions(),
         settings=SETTINGS,
+        **keywords,
     )
-    slow = run_contingencies(
-        clinton.backend,
-        stage=clinton.stage,
-        contingencies=clinton.contingencies,
-        eligible=clinton.eligible,
-        options=options,
-        settings=SETTINGS,
-        batch=False,
-    )
+
+
+@pytest.fixture(scope="module")
+def clinton_table(clinton: Case) -> OutageTable:
+    return _run(clinton)
+
+
+def test_batch_and_one_by_one_paths_give_the_same_results(clinton: Case, clinton_table: OutageTable) -> None:
+    fast, slow = clinton_table, _run(clinton, batch=False)
     assert fast.converged.all() and slow.converged.all()
     assert 0 < fast.exact.sum() < len(clinton.contingencies)  # both paths were exercised
     np.testing.assert_array_equal(np.isnan(fast.vm_pu), np.isnan(slow.vm_pu))
@@ -94,16 +103,9 @@ def test_batch_and_one_by_one_paths_give_the_same_results(clinton: Case) -> None
     assert np.nanmax(np.abs(fast.loading_percent - slow.loading_percent)) <= 1e-3
 
 
-def test_outages_match_plain_pandapower(clinton: Case) -> None:
+def test_outages_match_plain_pandapower(clinton: Case, clinton_table: OutageTable) -> None:
     """Each outage solved again by pandapower's own Newton-Raphson (islands dropped by pandapower)."""
-    table = run_contingencies(
-        clinton.backend,
-        stage=clinton.stage,
-        contingencies=clinton.contingencies,
-        eligible=clinton.eligible,
-        options=ContingencyOptions(),
-        settings=SETTINGS,
-    )
+    table = clinton_table
     islanding = [i for i in range(len(table.contingencies)) if table.islanded_buses[i] > 0]
     generators = [i for i, c in enumerate(table.contingencies) if c.kind == "gen"]
     slack = next(i for i in generators if table.contingencies[i].position == clinton.backend.prepared.slack_gen)
@@ -117,15 +119,8 @@ def test_outages_match_plain_pandapower(clinton: Case) -> None:
         assert np.nanmax(np.abs(solution.vm_pu - table.vm_pu[row])) <= 1e-5, contingency.label
 
 
-def test_islanding_outage_reports_what_it_cuts_off(clinton: Case) -> None:
-    table = run_contingencies(
-        clinton.backend,
-        stage=clinton.stage,
-        contingencies=clinton.contingencies,
-        eligible=clinton.eligible,
-        options=ContingencyOptions(),
-        settings=SETTINGS,
-    )
+def test_islanding_outage_reports_what_it_cuts_off(clinton: Case, clinton_table: OutageTable) -> None:
+    table = clinton_table
     prepared = clinton.backend.prepared
     # a generator step-up transformer: its outage strands the generator bus
     gsu = next(
@@ -239,13 +234,5 @@ def test_a_raising_check_stops_the_run_after_the_first_batch_chunk(clinton: Case
         raise Stop
 
     with pytest.raises(Stop):
-        run_contingencies(
-            clinton.backend,
-            stage=clinton.stage,
-            contingencies=clinton.contingencies,
-            eligible=clinton.eligible,
-            options=ContingencyOptions(),
-            settings=SETTINGS,
-            check=check,
-        )
+        _run(clinton, check=check)
     assert calls == 1
