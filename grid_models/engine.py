@@ -9,6 +9,7 @@ process, a worker fleet can spread the outages of phase 2 over many.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -17,6 +18,7 @@ import pandapower as pp
 
 from grid_models.completion import complete_study
 from grid_models.grid import Grid
+from grid_models.outage_pool import can_fork, run_items_forked
 from grid_models.results import StudyResult
 from grid_models.spec import StudySpec
 from grid_models.study_plan import (
@@ -43,9 +45,16 @@ def _no_progress(fraction: float, step: str) -> None:
     logger.debug("study_progress fraction=%.3f step=%s", fraction, step)
 
 
-def run_outages(plan: StudyPlan, *, progress: ProgressCallback) -> Outages:
-    """Phase 2 in this process: every outage of every stage that needs them."""
+def run_outages(plan: StudyPlan, *, progress: ProgressCallback, processes: int = 1) -> Outages:
+    """Phase 2: every outage of every stage that needs them, in this process or, with
+    ``processes`` > 1 where forking is possible, on that many forked local processes."""
     work = contingency_work(plan)
+    if processes > 1 and plan.contingencies and can_fork():
+        if len(work) < processes:  # one stage: cut its outages so that every process gets a share
+            size = math.ceil(len(plan.contingencies) / processes)
+            work = contingency_work(plan, rows_per_item=size, hosting_rows_per_item=size)
+        if len(work) > 1:
+            return _run_forked(plan, work, processes=min(processes, len(work)), progress=progress)
     slices: dict[WorkItem, SliceResult] = {}
     for number, item in enumerate(work):
         label = "base case" if item.stage_index == 0 else f"stage {item.stage_index}"
@@ -55,13 +64,28 @@ def run_outages(plan: StudyPlan, *, progress: ProgressCallback) -> Outages:
     return merge_slices(plan, slices)
 
 
-def run_study(spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: ProgressCallback | None = None) -> StudyResult:
+def _run_forked(plan: StudyPlan, work: list[WorkItem], *, processes: int, progress: ProgressCallback) -> Outages:
+    plan.execution = {"mode": "local processes", "processes": processes, "parts": len(work)}
+
+    def done(count: int) -> None:
+        progress(0.35 + 0.5 * count / len(work), f"N-1: {count} of {len(work)} slices solved ({processes} processes)")
+
+    done(0)
+    return merge_slices(plan, dict(run_items_forked(plan, work, processes=processes, on_done=done)))
+
+
+def run_study(
+    spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: ProgressCallback | None = None, processes: int = 1
+) -> StudyResult:
     """Run a study on a grid.
 
     Parameters:
         spec: the study request.
         net: a :class:`Grid` (catalog or upload) or a plain pandapower net (never modified).
         progress: ``progress(fraction, step)``, called between steps; may raise ``StudyCanceled``.
+        processes: local processes for the outages (phase 2); more than one forks children that
+            inherit the solved stages (ignored where forking is not possible, e.g. in a daemonic
+            process). Results do not depend on it.
 
     Returns:
         The typed result; ``result.dataset`` holds the arrays (write it with ``result.write``).
@@ -75,6 +99,6 @@ def run_study(spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: Progre
     clock = time.perf_counter()
     grid = net if isinstance(net, Grid) else Grid.from_net(net)
     plan = plan_study(spec, grid, progress=report)
-    outages = run_outages(plan, progress=report)
+    outages = run_outages(plan, progress=report, processes=processes)
     plan.elapsed_s = time.perf_counter() - clock
     return complete_study(plan, outages, progress=report)

@@ -83,6 +83,10 @@ class GridValidationError(GridModelError):
         """Plain-JSON form including every issue."""
         return {**super().to_dict(), "issues": [issue.to_dict() for issue in self.issues]}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the issues (an error raised in a forked outage process crosses to the parent)."""
+        return (type(self), (self.issues, self.message))
+
 
 class BusNotFoundError(GridModelError):
     """The point of interconnection names a bus the grid does not have."""

@@ -248,13 +248,18 @@ def contingency_work(
     return sorted(items, key=lambda item: not item.hosting)
 
 
-def run_work_item(plan: StudyPlan, item: WorkItem, *, check: Callable[[], None] | None = None) -> SliceResult:
+def run_work_item(
+    plan: StudyPlan, item: WorkItem, *, check: Callable[[], None] | None = None, threads: int | None = None
+) -> SliceResult:
     """Phase 2: solve one slice of outages of one stage (and its part of the N-1 hosting capacity).
 
     ``check()`` is called every few solves; it may raise (for example ``StudyCanceled``) to stop
-    the slice early.
+    the slice early. ``threads`` caps the batch solver's threads (processes that share the cores
+    use fewer); results do not depend on it.
     """
     options = contingency_options(plan.spec)
+    if options is not None and threads is not None:
+        options = options.model_copy(update={"threads": min(options.threads, threads)})
     if options is None or plan.context is None or item.stage_index not in plan.outage_stages:
         raise StudySpecError(f"work item {item} does not belong to this study's plan")
     stage = next(s for s in plan.solves if s.index == item.stage_index)

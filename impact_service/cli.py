@@ -166,8 +166,16 @@ def print_result(result: StudyResult, *, max_findings: int = 25) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of processes")
+    return value
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from grid_models.engine import run_study
+    from grid_models.outage_pool import available_processes
 
     spec = _read_spec(args.spec)
     with Progress(
@@ -175,7 +183,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ) as bar:
         task = bar.add_task("loading grid", total=1.0)
         grid = _load_grid(spec, args.grid_file)
-        result = run_study(spec, grid, progress=lambda fraction, step: bar.update(task, completed=fraction, description=step))
+        result = run_study(
+            spec,
+            grid,
+            progress=lambda fraction, step: bar.update(task, completed=fraction, description=step),
+            processes=args.processes or available_processes(),
+        )
     print_result(result)
     if args.out:
         from grid_models.report import render_report
@@ -264,6 +277,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("spec", type=Path, help="study spec JSON (see examples/)")
     run.add_argument("--out", type=Path, help="write result.json and result.nc into this folder")
     run.add_argument("--grid-file", type=Path, help="grid file for specs that name an upload_id")
+    run.add_argument(
+        "--processes", type=_positive_int, default=None, help="local processes for the N-1 outages (default: one per CPU core)"
+    )
     run.set_defaults(handler=_cmd_run)
     sub.add_parser("grids", help="list the reference grids").set_defaults(handler=_cmd_grids)
     grid = sub.add_parser("grid", help="summary of a reference grid")

@@ -1,0 +1,97 @@
+"""Phase 2 on several local processes: the outage slices of a plan solved in forked children.
+
+A worker fleet spreads the slices over machines; on one machine ``run_study`` can do the same with
+forked processes. The children inherit the solved plan (the grid model, the stage solutions)
+through ``fork``, so nothing but the slice results crosses a process boundary. Forking is used
+only where it is safe and possible: on platforms with ``fork``, and never from a daemonic process
+(a Celery prefork child may not have children; there the fleet provides the parallelism).
+
+A child that raises passes its exception to the parent; a child that dies (killed, out of memory)
+is reported as :class:`~grid_models.errors.SolverError`; in both cases the other children are
+stopped, so no process is left behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from grid_models.errors import SolverError
+from grid_models.study_plan import SliceResult, StudyPlan, WorkItem, run_work_item
+
+__all__ = ["available_processes", "can_fork", "run_items_forked"]
+
+
+@dataclass
+class _Inherited:
+    """What the forked children inherit: the plan and their share of the batch solver's threads."""
+
+    plan: StudyPlan | None = None
+    threads: int = 1
+
+
+_INHERITED = _Inherited()
+
+
+def available_processes() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # platforms without sched_getaffinity
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Whether this process may fork workers: ``fork`` exists and it is not a daemonic process."""
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+
+
+def _solve(item: WorkItem) -> SliceResult:
+    if _INHERITED.plan is None:  # pragma: no cover - only if a child was not forked by run_items_forked
+        raise SolverError("outage pool child started without a plan")
+    return run_work_item(_INHERITED.plan, item, threads=_INHERITED.threads)
+
+
+def run_items_forked(
+    plan: StudyPlan, work: list[WorkItem], *, processes: int, on_done: Callable[[int], None]
+) -> Iterator[tuple[WorkItem, SliceResult]]:
+    """Solve ``work`` on ``processes`` forked children; yields each slice as it finishes.
+
+    ``on_done(count)`` is called in this process after each slice (it may raise, for example to
+    cancel: the children are then stopped). The children share the cores of this process: each
+    runs the batch solver on its share of them.
+
+    Raises:
+        SolverError: a child process died.
+    """
+    _INHERITED.plan, _INHERITED.threads = plan, max(available_processes() // processes, 1)
+    children = set(multiprocessing.active_children())
+    executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork"))
+    finished = False
+    try:
+        futures: dict[Future[SliceResult], WorkItem] = {executor.submit(_solve, item): item for item in work}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield futures[future], future.result()
+            on_done(len(futures) - len(pending))
+        finished = True
+    except BrokenProcessPool as exc:
+        raise SolverError(f"an outage process died ({exc}); run with processes=1 to see the error in this process") from exc
+    finally:
+        if not finished:  # an error or a cancel: stop the children still solving
+            _terminate(set(multiprocessing.active_children()) - children)
+        executor.shutdown(wait=True, cancel_futures=True)
+        _INHERITED.plan = None
+
+
+def _terminate(children: set[multiprocessing.process.BaseProcess]) -> None:
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=10)
