@@ -18,31 +18,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from grid_models.solver.lightsim import LightSimBackend
+from grid_models.solver.lightsim import BranchAdmittances, LightSimBackend
 from grid_models.solver.types import Q_AT_MAX, Q_AT_MIN, Q_FREE, ComplexArray, IntArray, OperatingPoint
 
-__all__ = ["BatchChunk", "BranchAdmittances", "branch_flows", "run_branch_batch"]
+__all__ = ["BatchChunk", "branch_flows", "run_branch_batch"]
 
 logger = logging.getLogger(__name__)
 
 BoolArray = npt.NDArray[np.bool_]
-
-
-@dataclass(frozen=True)
-class BranchAdmittances:
-    """Per-branch two-port admittances (pu on the net's ``sn_mva``), lines then transformers."""
-
-    y11: ComplexArray
-    y12: ComplexArray
-    y21: ComplexArray
-    y22: ComplexArray
-
-    @classmethod
-    def from_grid(cls, grid: Any) -> BranchAdmittances:
-        """Read them off a lightsim2grid ``LSGrid``."""
-        branches = list(grid.get_lines()) + list(grid.get_trafos())
-        y = np.array([[b.yac_11, b.yac_12, b.yac_21, b.yac_22] for b in branches], dtype=np.complex128).reshape(-1, 4)
-        return cls(y[:, 0], y[:, 1], y[:, 2], y[:, 3])
 
 
 def branch_flows(

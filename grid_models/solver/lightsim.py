@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -28,9 +30,26 @@ from grid_models.solver.types import (
     SolverSettings,
 )
 
-__all__ = ["LightSimBackend", "build_lsgrid"]
+__all__ = ["BranchAdmittances", "LightSimBackend", "build_lsgrid"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BranchAdmittances:
+    """Per-branch two-port admittances (pu on the net's ``sn_mva``), lines then transformers."""
+
+    y11: ComplexArray
+    y12: ComplexArray
+    y21: ComplexArray
+    y22: ComplexArray
+
+    @classmethod
+    def from_grid(cls, grid: Any) -> BranchAdmittances:
+        """Read them off a lightsim2grid ``LSGrid``."""
+        branches = list(grid.get_lines()) + list(grid.get_trafos())
+        y = np.array([[b.yac_11, b.yac_12, b.yac_21, b.yac_22] for b in branches], dtype=np.complex128).reshape(-1, 4)
+        return cls(y[:, 0], y[:, 1], y[:, 2], y[:, 3])
 
 
 def build_lsgrid(prepared: PreparedNetwork) -> Any:
@@ -75,6 +94,11 @@ class LightSimBackend:
         self._sgen_pq = np.zeros((n_group, 2))
         self._slack_weights: FloatArray | None = None
         self._branch_out: tuple[int, ...] = ()
+
+    @cached_property
+    def admittances(self) -> BranchAdmittances:
+        """The branches' two-port admittances (fixed: outages switch branches, they do not change them)."""
+        return BranchAdmittances.from_grid(self.grid)
 
     def apply(self, point: OperatingPoint, q_state: IntArray) -> None:
         """Put the grid model in the state of ``point`` with the groups pinned as ``q_state`` says."""

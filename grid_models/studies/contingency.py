@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_models.errors import StudySpecError
-from grid_models.solver.batch import BranchAdmittances, branch_flows, run_branch_batch
+from grid_models.solver.batch import branch_flows, run_branch_batch
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.qlimits import solve_with_q_limits
@@ -130,7 +130,6 @@ class _Context:
     stage: StageSolve
     point: OperatingPoint
     settings: SolverSettings
-    admittances: BranchAdmittances
 
 
 def _table(prepared: PreparedNetwork, contingencies: list[Contingency]) -> OutageTable:
@@ -239,11 +238,14 @@ def _batch_rows(
         q_tolerance_mvar=ctx.settings.q_tolerance_mvar,
         threads=options.threads,
     ):
-        s_from, s_to = branch_flows(np.nan_to_num(chunk.v), ctx.admittances, prep.branch_from, prep.branch_to, prep.net.sn_mva)
-        flow = np.fmax(np.abs(s_from), np.abs(s_to))
+        accepted = chunk.converged & ~chunk.needs_exact  # flows only for these: the others are solved again
+        s_from, s_to = branch_flows(
+            np.nan_to_num(chunk.v[accepted]), ctx.backend.admittances, prep.branch_from, prep.branch_to, prep.net.sn_mva
+        )
+        flow = dict(zip(np.flatnonzero(accepted).tolist(), np.fmax(np.abs(s_from), np.abs(s_to)), strict=True))
         for i, position in enumerate(chunk.positions):
             row = int(rows[done + i])
-            if chunk.converged[i] and not chunk.needs_exact[i]:
+            if accepted[i]:
                 _record(table, row, np.abs(chunk.v[i]), _loading(prep, flow[i], int(position)), ctx, exact=False)
             else:
                 pending[row] = (chunk.suggested_q_state[i], chunk.v[i]) if chunk.converged[i] else None
@@ -280,7 +282,7 @@ def run_contingencies(
         facility_q_mvar=stage.load.q_mvar if stage.load is not None else 0.0,
         slack_weights=response_weights(prep, gen_p, eligible),
     )
-    ctx = _Context(backend, stage, point, settings, BranchAdmittances.from_grid(backend.grid))
+    ctx = _Context(backend, stage, point, settings)
     table = _table(prep, contingencies)
     branch_rows = np.array([i for i, c in enumerate(contingencies) if c.kind != "gen"], dtype=np.int64)
     use_batch = batch and len(branch_rows) > 0
