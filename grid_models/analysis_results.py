@@ -28,7 +28,8 @@ class ContingencyStatus(StrEnum):
     SECURE = "secure"
     VIOLATIONS = "violations"  # violations attributable to the facility
     PRE_EXISTING = "pre-existing"  # only violations that exist without the facility too
-    NO_SOLUTION = "no_solution"
+    NO_SOLUTION = "no_solution"  # no AC solution; at a stage: the same outage has one without the facility
+    NO_SOLUTION_PRE_EXISTING = "no_solution_pre-existing"  # no AC solution, as without the facility
 
 
 class ContingencyViolation(BaseModel):
@@ -77,7 +78,8 @@ class ContingencyStageResult(BaseModel):
     with_violations: int
     pre_existing_only: int
     islanding: int
-    no_solution: int
+    no_solution: int = Field(description="outages without an AC solution (at a stage: ones that have one without the facility)")
+    no_solution_pre_existing: int = Field(0, description="outages without an AC solution without the facility either")
     exact_solves: int
     violations: list[ContingencyViolation] = Field(default_factory=list)
     violations_truncated: int = Field(0, description="attributable violations not listed (the list keeps the worst)")

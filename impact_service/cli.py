@@ -104,7 +104,9 @@ def _contingency_table(result: StudyResult) -> Table | None:
             str(stage.with_violations),
             str(stage.pre_existing_only),
             str(stage.islanding),
-            str(stage.no_solution),
+            f"{stage.no_solution} (+{stage.no_solution_pre_existing} pre-existing)"
+            if stage.no_solution_pre_existing
+            else str(stage.no_solution),
             str(stage.exact_solves),
             f"{stage.duration_s:.1f}",
         )

@@ -59,11 +59,24 @@ def _status_codes(check: _Check) -> np.ndarray:
     return np.where(beyond, codes, 0)
 
 
+def _base_rows(table: OutageTable, base: OutageTable) -> list[int]:
+    """Row of ``base`` holding each outage of ``table``."""
+    row_of = {c.label: row for row, c in enumerate(base.contingencies)}
+    return [row_of[c.label] for c in table.contingencies]
+
+
 def _aligned_base(table: OutageTable, base: OutageTable | None) -> tuple[FloatArray | None, FloatArray | None]:
     if base is None:
         return None, None
-    rows = [base.row(c.label) for c in table.contingencies]
+    rows = _base_rows(table, base)
     return base.vm_pu[rows].astype(np.float64), base.loading_percent[rows].astype(np.float64)
+
+
+def _base_converged(table: OutageTable, base: OutageTable | None) -> BoolArray:
+    """Per outage: solved without the facility (all True for the base case itself)."""
+    if base is None:
+        return np.ones(len(table.contingencies), dtype=np.bool_)
+    return np.asarray(base.converged[_base_rows(table, base)], dtype=np.bool_)
 
 
 def _checks(prepared: PreparedNetwork, table: OutageTable, base: OutageTable | None, criteria: Criteria) -> list[_Check]:
@@ -135,22 +148,29 @@ def _counts(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(attributable), np.asarray(pre_existing)
 
 
-def _row_status(converged: bool, attributable: int, pre_existing: int) -> ContingencyStatus:
+def _row_status(converged: bool, base_converged: bool, attributable: int, pre_existing: int) -> ContingencyStatus:
     if not converged:
-        return ContingencyStatus.NO_SOLUTION
+        return ContingencyStatus.NO_SOLUTION if base_converged else ContingencyStatus.NO_SOLUTION_PRE_EXISTING
     if attributable:
         return ContingencyStatus.VIOLATIONS
     return ContingencyStatus.PRE_EXISTING if pre_existing else ContingencyStatus.SECURE
 
 
 def _events(
-    prepared: PreparedNetwork, table: OutageTable, checks: list[_Check], counts: tuple[np.ndarray, np.ndarray], poi: int
+    prepared: PreparedNetwork,
+    table: OutageTable,
+    checks: list[_Check],
+    counts: tuple[np.ndarray, np.ndarray],
+    *,
+    base_converged: BoolArray,
+    poi: int,
 ) -> list[ContingencyEvent]:
     attributable, pre_existing = counts
     thermal, voltage = checks[2], checks[0]
     events = []
     for row, contingency in enumerate(table.contingencies):
-        status = _row_status(bool(table.converged[row]), int(attributable[row]), int(pre_existing[row]))
+        converged, solvable_before = bool(table.converged[row]), bool(base_converged[row])
+        status = _row_status(converged, solvable_before, int(attributable[row]), int(pre_existing[row]))
         if status is ContingencyStatus.SECURE and table.islanded_buses[row] == 0:
             continue
         loads, vms = thermal.value[row], voltage.value[row]
@@ -193,7 +213,7 @@ def evaluate_contingencies(
     pre = [pre_vm[checks[0].elements], pre_vm[checks[1].elements], pre_loading[checks[2].elements]]
     records, truncated = _violation_records(prepared, table, checks, codes, pre)
     counts = _counts(codes)
-    events = _events(prepared, table, checks, counts, stage.poi)
+    events = _events(prepared, table, checks, counts, base_converged=_base_converged(table, base_table), poi=stage.poi)
     statuses = [e.status for e in events]
     return ContingencyStageResult(
         stage_index=stage.index,
@@ -205,6 +225,7 @@ def evaluate_contingencies(
         pre_existing_only=statuses.count(ContingencyStatus.PRE_EXISTING),
         islanding=int((table.islanded_buses > 0).sum()),
         no_solution=statuses.count(ContingencyStatus.NO_SOLUTION),
+        no_solution_pre_existing=statuses.count(ContingencyStatus.NO_SOLUTION_PRE_EXISTING),
         exact_solves=int(table.exact.sum()),
         violations=records,
         violations_truncated=truncated,
@@ -214,7 +235,9 @@ def evaluate_contingencies(
 
 
 def attributable_mask(table: OutageTable, base_table: OutageTable, prepared: PreparedNetwork, criteria: Criteria) -> BoolArray:
-    """Per contingency: has at least one violation attributable to the facility (or no solution)."""
+    """Per contingency: has at least one violation attributable to the facility, or no solution
+    where the same outage has one without the facility."""
     codes = [_status_codes(check) for check in _checks(prepared, table, base_table, criteria)]
     attributable, _ = _counts(codes)
-    return np.asarray((attributable > 0) | ~table.converged, dtype=np.bool_)
+    lost = ~table.converged & _base_converged(table, base_table)
+    return np.asarray((attributable > 0) | lost, dtype=np.bool_)

@@ -89,6 +89,11 @@ def _name(stage: ContingencyStageResult) -> str:
     return stage_title(stage.label, stage.facility_p_mw)
 
 
+def _also_before(stage: ContingencyStageResult) -> str:
+    count = stage.no_solution_pre_existing
+    return f" (and {count} more have none without the facility either: pre-existing)" if count else ""
+
+
 def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
     found = [
         Finding(
@@ -98,7 +103,7 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
             stage=stage.label,
             what=f"{_name(stage)}: N-1 over {stage.contingencies} outages: {stage.with_violations} cause violations attributable "
             f"to the facility, {stage.pre_existing_only} only pre-existing ones, {stage.islanding} cut buses off, "
-            f"{stage.no_solution} have no AC solution",
+            f"{stage.no_solution} have no AC solution{_also_before(stage)}",
         )
     ]
     for violation in stage.violations[:_MAX_PER_STAGE]:

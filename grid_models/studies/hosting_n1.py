@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from grid_models.analysis_results import HostingCapacityResult, HostingCriterion, HostingCurvePoint, HostingLimit
+from grid_models.analysis_results import (
+    ContingencyStatus,
+    HostingCapacityResult,
+    HostingCriterion,
+    HostingCurvePoint,
+    HostingLimit,
+)
 from grid_models.facility import FacilityParameters
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import SolverSettings
@@ -93,7 +99,7 @@ def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: C
             value=worst.value,
             limit=worst.limit,
         )
-    failed = next((e for e in result.events if e.status.value == "no_solution"), None)
+    failed = next((e for e in result.events if e.status is ContingencyStatus.NO_SOLUTION), None)  # not pre-existing ones
     if failed is not None:
         return N1Failure(element="", name="", kind="no_solution", outage=failed.contingency, value=None, limit=None)
     return None

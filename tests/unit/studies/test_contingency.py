@@ -10,7 +10,7 @@ import numpy as np
 import pandapower as pp
 import pytest
 
-from grid_models.analysis_results import ContingencyStatus
+from grid_models.analysis_results import ContingencyAnalysisResult, ContingencyStatus
 from grid_models.engine import run_study
 from grid_models.facility import FacilityParameters, StageSpec, stage_load
 from grid_models.grid import Grid
@@ -27,9 +27,11 @@ from grid_models.studies.contingency import (
     run_contingencies,
     solve_exact,
 )
+from grid_models.studies.contingency_study import contingency_findings, evaluate_contingency_tables
 from grid_models.studies.dispatch import DispatchOptions
 from grid_models.studies.power_flow import StageSolve, dispatch_context, solve_base_case, solve_stage
 from grid_models.studies.study_area import StudyArea, select_study_area
+from grid_models.study_plan import contingency_work, plan_study, run_work_item
 
 SETTINGS = SolverSettings()
 
@@ -236,3 +238,42 @@ def test_a_raising_check_stops_the_run_after_the_first_batch_chunk(clinton: Case
     with pytest.raises(Stop):
         _run(clinton, check=check)
     assert calls == 1
+
+
+def test_an_outage_without_solution_before_the_facility_too_is_pre_existing(catalog_grid: Callable[[str], Grid]) -> None:
+    """Line 25 of activsg200 has no solution at 300 MW at Springfield but has one without the
+    facility; marked unsolvable in the base case too, it must stop being blamed on the facility."""
+    spec = StudySpec.model_validate(
+        {
+            "grid": {"catalog": "activsg200"},
+            "site": {"bus_name": "SPRINGFIELD 5 1"},
+            "stages": [{"mw": 300}],
+            "analyses": {"contingency": {"study_area": {"mode": "whole_grid"}}},
+        }
+    )
+    plan = plan_study(spec, catalog_grid("activsg200"), progress=lambda fraction, step: None)
+    tables = {item.stage_index: run_work_item(plan, item).table for item in contingency_work(plan)}
+    options = spec.analyses.contingency
+    assert plan.area is not None and options is not None
+
+    def evaluate() -> ContingencyAnalysisResult:
+        run = evaluate_contingency_tables(
+            plan.prepared, area=plan.area, contingencies=plan.contingencies, tables=tables, solves=plan.solves,
+            options=options, criteria=spec.criteria,
+        )  # fmt: skip
+        return run.result
+
+    def line_25(result: ContingencyAnalysisResult) -> ContingencyStatus:
+        return next(e.status for e in result.stages[1].events if e.contingency == "line 25")
+
+    blamed = evaluate()
+    assert line_25(blamed) is ContingencyStatus.NO_SOLUTION and blamed.stages[1].no_solution == 1
+    assert any(f.severity.value == "critical" and "line 25" in f.what for f in contingency_findings(blamed))
+    row = tables[0].row("line 25")
+    tables[0].converged[row], tables[0].vm_pu[row], tables[0].loading_percent[row] = False, np.nan, np.nan
+    before = evaluate()
+    assert line_25(before) is ContingencyStatus.NO_SOLUTION_PRE_EXISTING
+    assert (before.stages[1].no_solution, before.stages[1].no_solution_pre_existing) == (0, 1)
+    findings = contingency_findings(before)
+    assert not any(f.severity.value == "critical" and "line 25" in f.what for f in findings)
+    assert any("1 more have none without the facility either" in f.what for f in findings)
