@@ -120,8 +120,8 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
                 stage_index=stage.stage_index,
                 stage=stage.label,
                 what=f"{_name(stage)}: outage of {violation.contingency} '{violation.outage_name}' {what} {violation.monitored} "
-                f"'{violation.monitored_name}' to {violation.value:.4g} {violation.unit} (limit {violation.limit:g}; before the "
-                f"outage {violation.pre_contingency_value:.4g}{base}) [{violation.status}]",
+                f"'{violation.monitored_name}' to {violation.value:.4g} {violation.unit} (limit {violation.limit:g} {violation.unit}; "
+                f"before the outage {violation.pre_contingency_value:.4g} {violation.unit}{base}) [{violation.status}]",
                 where=violation.monitored,
                 limit=violation.limit,
                 value=violation.value,
