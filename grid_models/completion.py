@@ -23,7 +23,7 @@ from grid_models.studies.findings import power_flow_findings
 from grid_models.studies.hosting_capacity import hosting_findings
 from grid_models.studies.hosting_n1 import hosting_result
 from grid_models.studies.load_loss import load_loss_findings, run_load_loss
-from grid_models.study_plan import Outages, StudyPlan, contingency_options
+from grid_models.study_plan import Outages, StudyPlan, contingency_options, ensure_hosting_plan
 
 __all__ = ["complete_study"]
 
@@ -89,6 +89,7 @@ def _analyses(plan: StudyPlan, outages: Outages, progress: Progress) -> _Extra:
             criteria=spec.criteria,
         )
         extra.findings.extend(contingency_findings(extra.contingency.result))
+    ensure_hosting_plan(plan, progress=lambda fraction, step: progress(0.88, step))
     if plan.hosting is not None:
         progress(0.9, "hosting capacity")
         extra.hosting = hosting_result(plan.hosting, outages.n1_parts if plan.hosting_n1 else None)

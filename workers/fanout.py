@@ -7,7 +7,8 @@ the sweeper), and a backend counter would count it twice; a part row is claimed,
 counted once. The last part to finish sends the merge (``claim_merge`` is true for exactly one
 caller), no task ever waits on another (no ``.get()``), and the sweeper re-sends lost parts and
 merges. Each worker recomputes the study's plan (phase 1 is deterministic and cheap next to the
-outages) and proves it is the same plan with its fingerprint.
+outages) and proves it is the same plan with its fingerprint; the plans leave the N-0 and
+nose-point hosting-capacity search to the merge unless the parts search the N-1 limit.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def _plan_for(settings: Settings, study_id: str, token: str, beat: Beat) -> tupl
             study.tenant_id,
             study.plan_fingerprint,
         )
-    plan = plan_study(spec, load_grid(settings, grid_key, tenant_id), progress=beat.check)
+    # the same plan as the coordinator's: the hosting-capacity search is left to the merge
+    plan = plan_study(spec, load_grid(settings, grid_key, tenant_id), progress=beat.check, hosting=False)
     fingerprint = plan_fingerprint(plan)
     if fingerprint != expected:
         raise PlanMismatchError(

@@ -42,7 +42,8 @@ def _execute(settings: Settings, study_id: str, token: str) -> None:
     with Beat(settings, study_id, token) as beat:
         beat.progress(0.0, "loading the grid")
         clock = time.perf_counter()
-        plan = plan_study(spec, load_grid(settings, grid_key, tenant_id), progress=beat.progress)
+        # the hosting-capacity search waits for the completion: a fanned-out study starts its parts sooner
+        plan = plan_study(spec, load_grid(settings, grid_key, tenant_id), progress=beat.progress, hosting=False)
         if fan_out(settings, study_id=study_id, token=token, plan=plan):
             return
         outages = run_outages(plan, progress=beat.progress)

@@ -108,6 +108,7 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
     ]
     for violation in stage.violations[:_MAX_PER_STAGE]:
         what = "overloads" if violation.kind == "thermal" else ("pulls down" if violation.kind == "low_voltage" else "raises")
+        unit = violation.unit
         base = (
             f"; same outage without the facility {violation.base_value:.3g} {violation.unit}"
             if violation.base_value is not None
@@ -120,8 +121,8 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
                 stage_index=stage.stage_index,
                 stage=stage.label,
                 what=f"{_name(stage)}: outage of {violation.contingency} '{violation.outage_name}' {what} {violation.monitored} "
-                f"'{violation.monitored_name}' to {violation.value:.4g} {violation.unit} (limit {violation.limit:g} {violation.unit}; "
-                f"before the outage {violation.pre_contingency_value:.4g} {violation.unit}{base}) [{violation.status}]",
+                f"'{violation.monitored_name}' to {violation.value:.4g} {unit} (limit {violation.limit:g} {unit}; "
+                f"before the outage {violation.pre_contingency_value:.4g} {unit}{base}) [{violation.status}]",
                 where=violation.monitored,
                 limit=violation.limit,
                 value=violation.value,

@@ -171,3 +171,36 @@ def test_a_slice_checks_for_cancel_between_solves(catalog_grid: Callable[[str], 
     with pytest.raises(StudyCanceled):
         run_work_item(plan, hosting, check=stop_at_third)
     assert calls == 3
+
+
+def test_a_fleet_that_defers_the_hosting_search_to_the_merge_gives_the_undivided_result(
+    catalog_grid: Callable[[str], Grid],
+) -> None:
+    """Without an N-1 hosting capacity the outage slices do not need the hosting plan: workers skip
+    it (``hosting=False``), the merge searches it, and the result is the one-process result."""
+    raw = SPEC.model_dump(mode="json")
+    raw["analyses"]["hosting_capacity"]["n1"] = False
+    spec = StudySpec.model_validate(raw)
+    grid = catalog_grid("activsg200")
+    whole = run_study(spec, grid)
+    worker = plan_study(spec, grid, progress=_quiet, hosting=False)
+    assert worker.hosting is None
+    fingerprint = plan_fingerprint(worker)
+    assert plan_fingerprint(plan_study(spec, grid, progress=_quiet)) == fingerprint
+    work = contingency_work(worker, rows_per_item=30)
+    stored = {item: encode_slice(item, run_work_item(worker, item), fingerprint=fingerprint) for item in work}
+    merger = plan_study(spec, grid, progress=_quiet, hosting=False)
+    slices = {item: decode_slice(data, plan=merger, item=item, fingerprint=fingerprint) for item, data in stored.items()}
+    seen: list[float] = []
+    merged = complete_study(merger, merge_slices(merger, slices), progress=lambda fraction, step: seen.append(fraction))
+    assert seen == sorted(seen), "progress never goes back"
+    assert merged.hosting_capacity is not None and whole.hosting_capacity is not None
+    assert without_timings(merged.hosting_capacity.model_dump()) == without_timings(whole.hosting_capacity.model_dump())
+    assert merged.contingency is not None and whole.contingency is not None
+    assert without_timings(merged.contingency.model_dump()) == without_timings(whole.contingency.model_dump())
+    assert [f.what for f in merged.findings] == [f.what for f in whole.findings]
+
+
+def test_the_hosting_search_is_not_deferred_when_the_slices_need_it(catalog_grid: Callable[[str], Grid]) -> None:
+    plan = plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet, hosting=False)
+    assert plan.hosting is not None and plan.hosting_n1
