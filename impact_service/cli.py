@@ -26,7 +26,7 @@ from impact_service.settings import get_settings
 
 if TYPE_CHECKING:
     from grid_models.grid import Grid
-    from grid_models.results import StudyResult
+    from grid_models.results import StageResult, StudyResult
     from grid_models.spec import StudySpec
 
 __all__ = ["main"]
@@ -61,10 +61,32 @@ def _read_spec(path: Path) -> StudySpec:
         raise SystemExit(EXIT_USAGE) from None
 
 
+def _largest_increase(stage: StageResult) -> str:
+    """The branch the facility loads up most: on a large grid the worst loading is often far away."""
+    if not stage.index or not stage.largest_loading_increases:
+        return "-"
+    up = stage.largest_loading_increases[0]
+    return f"{up.delta_loading_percent:+.1f} pt -> {up.loading_percent:.1f} % {up.branch}"
+
+
 def _stage_table(result: StudyResult) -> Table:
     table = Table(title=f"{result.study_name} — POI bus {result.poi.bus_id} '{result.poi.bus_name}' ({result.poi.vn_kv:g} kV)")
-    for column in ("stage", "MW", "solved", "POI pu", "min pu", "max loading", "new viol.", "Δ losses MW", "picked up by"):
-        table.add_column(column, justify="right" if column not in ("stage", "picked up by", "max loading") else "left")
+    columns = (
+        "stage",
+        "MW",
+        "solved",
+        "POI pu",
+        "min pu",
+        "max loading",
+        "largest increase",
+        "new viol.",
+        "Δ losses MW",
+        "picked up by",
+    )
+    for column in columns:
+        table.add_column(
+            column, justify="left" if column in ("stage", "picked up by", "max loading", "largest increase") else "right"
+        )
     for stage in [result.base_case, *result.stages]:
         fuels = ", ".join(f"{f.fuel} {f.delta_p_mw:+.0f}" for f in stage.dispatch_by_fuel[:3])
         loading = (
@@ -77,6 +99,7 @@ def _stage_table(result: StudyResult) -> Table:
             f"{stage.poi_vm_pu:.3f}" if stage.poi_vm_pu is not None else "-",
             f"{stage.min_vm_pu:.3f}" if stage.min_vm_pu is not None else "-",
             loading,
+            _largest_increase(stage),
             str(stage.new_violations) if stage.index else "-",
             f"{stage.delta_losses_mw:+.1f}" if stage.delta_losses_mw is not None else "-",
             fuels,

@@ -31,10 +31,25 @@ def _headline(result: StudyResult) -> str:
     failing = [s for s in result.stages if not s.converged or s.new_violations]
     first = failing[0] if failing else None
     if first is None:
-        return "The grid serves every stage without new N-0 violations."
+        return "The grid serves every stage without new N-0 violations." + _n1_headline(result)
     violations = f"causes {first.new_violations} new or worsened N-0 violations"
     reason = "has no power-flow solution" if not first.converged else violations
-    return f"The grid first fails at {stage_title(first.label, first.facility_p_mw)}: the stage {reason}."
+    return f"The grid first fails at {stage_title(first.label, first.facility_p_mw)}: the stage {reason}." + _n1_headline(result)
+
+
+def _n1_headline(result: StudyResult) -> str:
+    n1 = result.contingency
+    if n1 is None:
+        return ""
+    stages = [s for s in n1.stages if s.stage_index > 0]
+    first = next((s for s in stages if s.with_violations or s.no_solution), None)
+    if first is None:
+        return f" Under single outages (N-1) every stage is secure over the {n1.contingencies} study-area outages."
+    lost = f", {first.no_solution} leave no solution" if first.no_solution else ""
+    return (
+        f" Under single outages (N-1) it first fails at {stage_title(first.label, first.facility_p_mw)}: "
+        f"{first.with_violations} of {n1.contingencies} outages cause violations attributable to the facility{lost}."
+    )
 
 
 def _counts(result: StudyResult) -> str:
