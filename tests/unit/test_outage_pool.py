@@ -15,31 +15,19 @@ from grid_models.engine import run_outages, run_study
 from grid_models.errors import GridValidationError, SolverError, StudyCanceled, StudySpecError, ValidationIssue
 from grid_models.grid import Grid
 from grid_models.results import StudyResult, without_timings
-from grid_models.spec import StudySpec
 from grid_models.study_plan import SliceResult, StudyPlan, WorkItem, contingency_work, plan_study
 
-SPEC = StudySpec.model_validate(
-    {
-        "grid": {"catalog": "activsg200"},
-        "site": {"bus_name": "SPRINGFIELD 5 1"},
-        "stages": [{"mw": 150}, {"mw": 300}],
-        "analyses": {"contingency": {}, "hosting_capacity": {"max_mw": 1000}, "load_loss": {}},
-    }
-)
-
-
-def _quiet(fraction: float, step: str) -> None:
-    return None
+from .conftest import SPRINGFIELD, quiet
 
 
 @pytest.fixture
 def plan(catalog_grid: Callable[[str], Grid]) -> StudyPlan:
-    return plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet)
+    return plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet)
 
 
 def test_forked_processes_give_the_one_process_result(catalog_grid: Callable[[str], Grid]) -> None:
     grid = catalog_grid("activsg200")
-    alone, forked = run_study(SPEC, grid), run_study(SPEC, grid, processes=2)
+    alone, forked = run_study(SPRINGFIELD, grid), run_study(SPRINGFIELD, grid, processes=2)
     assert alone.provenance.execution == {"mode": "one process"}
     assert forked.provenance.execution == {"mode": "local processes", "processes": 2, "parts": 3}
     one, two = alone.model_dump(mode="json"), forked.model_dump(mode="json")
@@ -50,7 +38,7 @@ def test_forked_processes_give_the_one_process_result(catalog_grid: Callable[[st
 
 
 def test_one_stage_is_cut_so_that_every_process_gets_outages(catalog_grid: Callable[[str], Grid]) -> None:
-    spec = SPEC.model_copy(update={"analyses": SPEC.analyses.model_copy(update={"hosting_capacity": None})})
+    spec = SPRINGFIELD.model_copy(update={"analyses": SPRINGFIELD.analyses.model_copy(update={"hosting_capacity": None})})
     one_stage = spec.model_copy(update={"stages": spec.stages[:1]})
     result: StudyResult = run_study(one_stage, catalog_grid("activsg200"), processes=2)
     assert result.provenance.execution["parts"] >= 2
@@ -75,7 +63,7 @@ def test_a_failing_child_stops_the_run_and_leaves_no_process(
 ) -> None:
     monkeypatch.setattr(pool, "_solve", child)
     with pytest.raises(error):
-        run_outages(plan, progress=_quiet, processes=2)
+        run_outages(plan, progress=quiet, processes=2)
     assert not multiprocessing.active_children()
 
 
@@ -91,7 +79,7 @@ def test_a_cancel_between_slices_stops_the_children(plan: StudyPlan) -> None:
 
 def test_where_forking_is_not_allowed_the_outages_run_here(plan: StudyPlan, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("grid_models.engine.can_fork", lambda: False)
-    outages = run_outages(plan, progress=_quiet, processes=2)
+    outages = run_outages(plan, progress=quiet, processes=2)
     assert set(outages.tables) == {item.stage_index for item in contingency_work(plan)}
     assert plan.execution == {"mode": "one process"}
 

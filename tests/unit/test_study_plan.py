@@ -27,23 +27,12 @@ from grid_models.study_plan import (
     run_work_item,
 )
 
-SPEC = StudySpec.model_validate(
-    {
-        "grid": {"catalog": "activsg200"},
-        "site": {"bus_name": "SPRINGFIELD 5 1"},
-        "stages": [{"mw": 150}, {"mw": 300}],
-        "analyses": {"contingency": {}, "hosting_capacity": {"max_mw": 1000}, "load_loss": {}},
-    }
-)
-
-
-def _quiet(fraction: float, step: str) -> None:
-    return None
+from .conftest import SPRINGFIELD, quiet
 
 
 @pytest.fixture(scope="module")
 def whole(catalog_grid: Callable[[str], Grid]) -> StudyResult:
-    return run_study(SPEC, catalog_grid("activsg200"))
+    return run_study(SPRINGFIELD, catalog_grid("activsg200"))
 
 
 @pytest.fixture(scope="module")
@@ -51,24 +40,24 @@ def fleet(catalog_grid: Callable[[str], Grid]) -> tuple[StudyResult, list[WorkIt
     """Two 'workers', each with its own plan, solve 9-outage slices in a shuffled order and store
     them as bytes; a third process reads them back and completes the study."""
     grid = catalog_grid("activsg200")
-    coordinator = plan_study(SPEC, grid, progress=_quiet)
+    coordinator = plan_study(SPRINGFIELD, grid, progress=quiet)
     fingerprint = plan_fingerprint(coordinator)
     work = contingency_work(coordinator, rows_per_item=9)
-    workers = [plan_study(SPEC, grid, progress=_quiet) for _ in range(2)]
+    workers = [plan_study(SPRINGFIELD, grid, progress=quiet) for _ in range(2)]
     stored: dict[WorkItem, bytes] = {}
     for number, item in enumerate(random.Random(7).sample(work, len(work))):
         stored[item] = encode_slice(item, run_work_item(workers[number % 2], item), fingerprint=fingerprint)
-    merger = plan_study(SPEC, grid, progress=_quiet)
+    merger = plan_study(SPRINGFIELD, grid, progress=quiet)
     slices = {item: decode_slice(data, plan=merger, item=item, fingerprint=fingerprint) for item, data in stored.items()}
-    return complete_study(merger, merge_slices(merger, slices), progress=_quiet), work
+    return complete_study(merger, merge_slices(merger, slices), progress=quiet), work
 
 
 def test_the_plan_is_reproducible_in_another_process(catalog_grid: Callable[[str], Grid]) -> None:
     grid = catalog_grid("activsg200")
-    first, second = plan_study(SPEC, grid, progress=_quiet), plan_study(SPEC, grid, progress=_quiet)
+    first, second = plan_study(SPRINGFIELD, grid, progress=quiet), plan_study(SPRINGFIELD, grid, progress=quiet)
     assert plan_fingerprint(first) == plan_fingerprint(second)
-    other = SPEC.model_copy(update={"stages": SPEC.stages[:1]})
-    assert plan_fingerprint(plan_study(other, grid, progress=_quiet)) != plan_fingerprint(first)
+    other = SPRINGFIELD.model_copy(update={"stages": SPRINGFIELD.stages[:1]})
+    assert plan_fingerprint(plan_study(other, grid, progress=quiet)) != plan_fingerprint(first)
 
 
 def test_the_work_covers_every_outage_of_every_stage_once(fleet: tuple[StudyResult, list[WorkItem]]) -> None:
@@ -118,7 +107,7 @@ def test_findings_are_the_same(whole: StudyResult, fleet: tuple[StudyResult, lis
 
 def test_a_missing_slice_is_an_error_not_a_silent_gap(catalog_grid: Callable[[str], Grid]) -> None:
     grid = catalog_grid("activsg200")
-    plan = plan_study(SPEC, grid, progress=_quiet)
+    plan = plan_study(SPRINGFIELD, grid, progress=quiet)
     work = contingency_work(plan, rows_per_item=40)
     slices = {item: run_work_item(plan, item) for item in work[1:]}
     with pytest.raises(StudySpecError, match="missing"):
@@ -126,7 +115,7 @@ def test_a_missing_slice_is_an_error_not_a_silent_gap(catalog_grid: Callable[[st
 
 
 def test_slice_bytes_are_checked_against_the_reader_plan(catalog_grid: Callable[[str], Grid]) -> None:
-    plan = plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet)
+    plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet)
     fingerprint = plan_fingerprint(plan)
     first, second = contingency_work(plan, rows_per_item=20)[:2]
     data = encode_slice(first, run_work_item(plan, first), fingerprint=fingerprint)
@@ -140,7 +129,7 @@ def test_slice_bytes_are_checked_against_the_reader_plan(catalog_grid: Callable[
 
 
 def test_slice_bytes_never_unpickle(catalog_grid: Callable[[str], Grid]) -> None:
-    plan = plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet)
+    plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet)
     item = contingency_work(plan, rows_per_item=20)[0]
     buffer = io.BytesIO()
     np.savez(buffer, converged=np.array([object()], dtype=object), meta=np.zeros(1, dtype=np.uint8))
@@ -151,7 +140,7 @@ def test_slice_bytes_never_unpickle(catalog_grid: Callable[[str], Grid]) -> None
 def test_a_slice_checks_for_cancel_between_solves(catalog_grid: Callable[[str], Grid]) -> None:
     """A cancel is seen within a few solves, also inside the N-1 hosting-capacity search (whose
     slice is the longest), not only between slices."""
-    plan = plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet)
+    plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet)
     hosting = next(item for item in contingency_work(plan) if item.hosting)
     calls = 0
 
@@ -178,18 +167,18 @@ def test_a_fleet_that_defers_the_hosting_search_to_the_merge_gives_the_undivided
 ) -> None:
     """Without an N-1 hosting capacity the outage slices do not need the hosting plan: workers skip
     it (``hosting=False``), the merge searches it, and the result is the one-process result."""
-    raw = SPEC.model_dump(mode="json")
+    raw = SPRINGFIELD.model_dump(mode="json")
     raw["analyses"]["hosting_capacity"]["n1"] = False
     spec = StudySpec.model_validate(raw)
     grid = catalog_grid("activsg200")
     whole = run_study(spec, grid)
-    worker = plan_study(spec, grid, progress=_quiet, hosting=False)
+    worker = plan_study(spec, grid, progress=quiet, hosting=False)
     assert worker.hosting is None
     fingerprint = plan_fingerprint(worker)
-    assert plan_fingerprint(plan_study(spec, grid, progress=_quiet)) == fingerprint
+    assert plan_fingerprint(plan_study(spec, grid, progress=quiet)) == fingerprint
     work = contingency_work(worker, rows_per_item=30)
     stored = {item: encode_slice(item, run_work_item(worker, item), fingerprint=fingerprint) for item in work}
-    merger = plan_study(spec, grid, progress=_quiet, hosting=False)
+    merger = plan_study(spec, grid, progress=quiet, hosting=False)
     slices = {item: decode_slice(data, plan=merger, item=item, fingerprint=fingerprint) for item, data in stored.items()}
     seen: list[float] = []
     merged = complete_study(merger, merge_slices(merger, slices), progress=lambda fraction, step: seen.append(fraction))
@@ -202,5 +191,5 @@ def test_a_fleet_that_defers_the_hosting_search_to_the_merge_gives_the_undivided
 
 
 def test_the_hosting_search_is_not_deferred_when_the_slices_need_it(catalog_grid: Callable[[str], Grid]) -> None:
-    plan = plan_study(SPEC, catalog_grid("activsg200"), progress=_quiet, hosting=False)
+    plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet, hosting=False)
     assert plan.hosting is not None and plan.hosting_n1
