@@ -3,6 +3,7 @@ behind when a child fails, dies or the study is canceled."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -11,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 import grid_models.outage_pool as pool
-from grid_models.engine import run_outages, run_study
+from grid_models.engine import SLICES_PER_PROCESS, forked_work, run_outages, run_study
 from grid_models.errors import GridValidationError, SolverError, StudyCanceled, StudySpecError, ValidationIssue
 from grid_models.grid import Grid
 from grid_models.results import StudyResult, without_timings
@@ -29,12 +30,26 @@ def test_forked_processes_give_the_one_process_result(catalog_grid: Callable[[st
     grid = catalog_grid("activsg200")
     alone, forked = run_study(SPRINGFIELD, grid), run_study(SPRINGFIELD, grid, processes=2)
     assert alone.provenance.execution == {"mode": "one process"}
-    assert forked.provenance.execution == {"mode": "local processes", "processes": 2, "parts": 3}
+    parts = forked.provenance.execution.pop("parts")
+    assert forked.provenance.execution == {"mode": "local processes", "processes": 2}
+    assert parts == len(forked_work(plan_study(SPRINGFIELD, grid, progress=quiet), processes=2)) > 3  # stages cut
     one, two = alone.model_dump(mode="json"), forked.model_dump(mode="json")
     for key in ("contingency", "hosting_capacity", "load_loss"):
         assert without_timings(two[key]) == without_timings(one[key]), key
     assert [f.what for f in forked.findings] == [f.what for f in alone.findings]
     assert not multiprocessing.active_children()
+
+
+def test_the_outages_are_cut_into_a_few_slices_per_process(plan: StudyPlan) -> None:
+    work = forked_work(plan, processes=2)
+    stages = {item.stage_index for item in work}
+    assert stages == set(plan.outage_stages)
+    assert 2 * SLICES_PER_PROCESS - len(stages) <= len(work) <= 2 * SLICES_PER_PROCESS + len(stages)
+    for stage in stages:  # every outage of every stage, once
+        rows = sorted((item.start, item.stop) for item in work if item.stage_index == stage)
+        assert rows[0][0] == 0 and rows[-1][1] == len(plan.contingencies)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(rows))
+    assert sum(item.hosting for item in work) == 1, "the N-1 hosting search stays in one slice"
 
 
 def test_one_stage_is_cut_so_that_every_process_gets_outages(catalog_grid: Callable[[str], Grid]) -> None:
