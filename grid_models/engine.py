@@ -9,7 +9,6 @@ process, a worker fleet can spread the outages of phase 2 over many.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,7 +17,7 @@ import pandapower as pp
 
 from grid_models.completion import complete_study
 from grid_models.grid import Grid
-from grid_models.outage_pool import can_fork, run_items_forked
+from grid_models.outage_pool import can_fork, forked_work, run_items_forked
 from grid_models.results import StudyResult
 from grid_models.spec import StudySpec
 from grid_models.study_plan import (
@@ -33,7 +32,7 @@ from grid_models.study_plan import (
     solver_settings,
 )
 
-__all__ = ["SLICES_PER_PROCESS", "ProgressCallback", "forked_work", "run_outages", "run_study", "solver_settings"]
+__all__ = ["ProgressCallback", "run_outages", "run_study", "solver_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,34 +59,6 @@ def run_outages(plan: StudyPlan, *, progress: ProgressCallback, processes: int =
         progress(fraction, step)
         slices[item] = run_work_item(plan, item, check=partial(progress, fraction, step))
     return merge_slices(plan, slices)
-
-
-# Two slices per process: on the Memphis example 4 slices (one per stage) took 137-161 s, 8 took
-# 174 s and 16 (heaviest first) 164 s on this 2-core machine; finer slices only moved the progress bar more often
-SLICES_PER_PROCESS = 2
-
-
-def forked_work(plan: StudyPlan, *, processes: int) -> list[WorkItem]:
-    """The slices for ``processes`` local processes: about ``SLICES_PER_PROCESS`` each, cut evenly
-    across the stages (one slice per stage when there are already that many stages), heaviest first.
-
-    The base case's slice that searches the N-1 hosting capacity stays whole: parts of it would
-    bisect along other paths, and their extra trials would make the hosting curve denser than a
-    one-process run's (the limits would not change).
-    """
-    work = contingency_work(plan)
-    wanted = processes * SLICES_PER_PROCESS
-    if len(work) < wanted:
-        size = math.ceil(len(plan.contingencies) * len(plan.outage_stages) / wanted)
-        work = contingency_work(plan, rows_per_item=size, hosting_rows_per_item=len(plan.contingencies))
-    return sorted(work, key=lambda item: (not item.hosting, -_estimated_cost(plan, item)))
-
-
-def _estimated_cost(plan: StudyPlan, item: WorkItem) -> int:
-    """Heaviest slices first, so that no process is left with a long one at the end: generator
-    outages are always solved one by one, branch outages often only in the batch."""
-    outages = plan.contingencies[item.start : item.stop]
-    return len(outages) + 2 * sum(c.kind == "gen" for c in outages)
 
 
 def _run_forked(plan: StudyPlan, work: list[WorkItem], *, processes: int, progress: ProgressCallback) -> Outages:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 import pytest
 
 import grid_models.outage_pool as pool
-from grid_models.engine import SLICES_PER_PROCESS, forked_work, run_outages, run_study
+from grid_models.engine import run_outages, run_study
 from grid_models.errors import GridValidationError, SolverError, StudyCanceled, StudySpecError, ValidationIssue
 from grid_models.grid import Grid
+from grid_models.outage_pool import SLICES_PER_PROCESS, forked_work
 from grid_models.results import StudyResult, without_timings
 from grid_models.study_plan import SliceResult, StudyPlan, WorkItem, contingency_work, plan_study
 
