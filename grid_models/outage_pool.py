@@ -7,8 +7,8 @@ only where it is safe and possible: on platforms with ``fork``, and never from a
 (a Celery prefork child may not have children; there the fleet provides the parallelism).
 
 A child that raises passes its exception to the parent; a child that dies (killed, out of memory)
-is reported as :class:`~grid_models.errors.SolverError`; in both cases the other children are
-stopped, so no process is left behind.
+is reported as :class:`~grid_models.errors.SolverError`; in both cases, and on Ctrl-C (which the
+children ignore), the other children are stopped, so no process is left behind.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -99,7 +100,9 @@ def run_items_forked(
     """
     _INHERITED.plan, _INHERITED.threads = plan, max(available_processes() // processes, 1)
     children = set(multiprocessing.active_children())
-    executor = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork"))
+    executor = ProcessPoolExecutor(
+        max_workers=processes, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_interrupts
+    )
     finished = False
     try:
         futures: dict[Future[SliceResult], WorkItem] = {executor.submit(_solve, item): item for item in work}
@@ -117,6 +120,11 @@ def run_items_forked(
             _terminate(set(multiprocessing.active_children()) - children)
         executor.shutdown(wait=True, cancel_futures=True)
         _INHERITED.plan = None
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group: the parent handles it and stops the children."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _terminate(children: set[multiprocessing.process.BaseProcess]) -> None:

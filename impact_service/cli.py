@@ -341,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiError as exc:
         errors.print(f"[red]error {exc.status} ({exc.code}):[/red] {exc.message}")
         return 1
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted[/yellow]")
+        return 130
     return code
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 import xarray as xr
 
 ROOT = Path(__file__).parents[2]
@@ -61,3 +64,34 @@ def test_bad_spec_and_bad_grid_file_give_messages_not_tracebacks(tmp_path: Path)
     grid_file.write_text("mpc.bus = [1 2 3];")
     done = _cli("validate", str(grid_file), cache=tmp_path)
     assert done.returncode == 1 and '"issues"' in done.stdout
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc, Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_ctrl_c_stops_the_run_and_its_outage_processes(tmp_path: Path) -> None:
+    env = {**os.environ, "IMPACT_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "impact_service.cli", "run", "examples/abilene_stargate.json", "--processes", "2"]
+    run = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 240
+    while len(_children(run.pid)) < 2 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_children(run.pid)) >= 2, "the outage processes never started"
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    with pytest.raises(ProcessLookupError):  # no process of the run is left
+        os.killpg(run.pid, 0)

@@ -7,6 +7,7 @@ import itertools
 import multiprocessing
 import os
 import pickle
+import signal
 from collections.abc import Callable
 
 import pytest
@@ -17,7 +18,7 @@ from grid_models.errors import GridValidationError, SolverError, StudyCanceled, 
 from grid_models.grid import Grid
 from grid_models.outage_pool import SLICES_PER_PROCESS, forked_work
 from grid_models.results import StudyResult, without_timings
-from grid_models.study_plan import SliceResult, StudyPlan, WorkItem, contingency_work, plan_study
+from grid_models.study_plan import SliceResult, StudyPlan, WorkItem, contingency_work, plan_study, run_work_item
 
 from .conftest import SPRINGFIELD, quiet
 
@@ -80,6 +81,19 @@ def test_a_failing_child_stops_the_run_and_leaves_no_process(
     monkeypatch.setattr(pool, "_solve", child)
     with pytest.raises(error):
         run_outages(plan, progress=quiet, processes=2)
+    assert not multiprocessing.active_children()
+
+
+def _interrupted_then_solved(item: WorkItem) -> SliceResult:
+    os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends to the whole process group
+    assert pool._INHERITED.plan is not None
+    return run_work_item(pool._INHERITED.plan, item)
+
+
+def test_children_leave_ctrl_c_to_the_parent(plan: StudyPlan, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool, "_solve", _interrupted_then_solved)
+    outages = run_outages(plan, progress=quiet, processes=2)
+    assert set(outages.tables) == set(plan.outage_stages)
     assert not multiprocessing.active_children()
 
 
