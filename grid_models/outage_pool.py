@@ -3,7 +3,7 @@
 A worker fleet spreads the slices over machines; on one machine ``run_study`` can do the same with
 forked processes. The children inherit the solved plan (the grid model, the stage solutions)
 through ``fork``, so nothing but the slice results crosses a process boundary. Forking is used
-only where it is safe and possible: on platforms with ``fork``, and never from a daemonic process
+only where it is safe and possible: on Linux, and never from a daemonic process
 (a Celery prefork child may not have children; there the fleet provides the parallelism).
 
 A child that raises passes its exception to the parent; a child that dies (killed, out of memory)
@@ -17,6 +17,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -48,8 +49,9 @@ def available_processes() -> int:
 
 
 def can_fork() -> bool:
-    """Whether this process may fork workers: ``fork`` exists and it is not a daemonic process."""
-    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+    """Whether this process may fork workers: on Linux (macOS has ``fork`` but system libraries are
+    not safe to use after it) and not in a daemonic process."""
+    return sys.platform.startswith("linux") and not multiprocessing.current_process().daemon
 
 
 # Two slices per process: on the Memphis example 4 slices (one per stage) took 137-161 s, 8 took
