@@ -45,7 +45,7 @@ from grid_models.studies.evaluation import branch_flow_mva
 from grid_models.studies.power_flow import StageSolve
 from grid_models.studies.study_area import StudyArea
 
-__all__ = ["Contingency", "OutageTable", "build_contingencies", "response_weights", "run_contingencies", "solve_exact"]
+__all__ = ["Contingency", "OutageTable", "Stop", "build_contingencies", "response_weights", "run_contingencies", "solve_exact"]
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -86,6 +86,19 @@ class OutageTable:
     def row(self, label: str) -> int:
         """Row of a contingency given its label."""
         return next(i for i, c in enumerate(self.contingencies) if c.label == label)
+
+    def take(self, rows: IntArray) -> OutageTable:
+        """A table of the given rows only."""
+        return OutageTable(
+            contingencies=[self.contingencies[int(r)] for r in rows],
+            converged=self.converged[rows],
+            exact=self.exact[rows],
+            vm_pu=self.vm_pu[rows],
+            loading_percent=self.loading_percent[rows],
+            islanded_buses=self.islanded_buses[rows],
+            islanded_load_mw=self.islanded_load_mw[rows],
+            islanded_generation_mw=self.islanded_generation_mw[rows],
+        )
 
 
 def build_contingencies(prepared: PreparedNetwork, area: StudyArea, options: ContingencyOptions) -> list[Contingency]:
@@ -220,11 +233,20 @@ def _exact_row(table: OutageTable, row: int, ctx: _Context, hint: _Hint | None =
     _record(table, row, solution.vm_pu, _loading(ctx.backend.prepared, branch_flow_mva(solution), outaged), ctx, exact=True)
 
 
+Stop = Callable[[OutageTable, IntArray], bool]
+
+
 def _batch_rows(
-    table: OutageTable, rows: IntArray, ctx: _Context, options: ContingencyOptions, check: Callable[[], None] | None
-) -> dict[int, _Hint | None]:
+    table: OutageTable,
+    rows: IntArray,
+    ctx: _Context,
+    options: ContingencyOptions,
+    *,
+    check: Callable[[], None] | None,
+    stop: Stop | None,
+) -> dict[int, _Hint | None] | None:
     """Solve branch outages in the batch (``check()`` after each chunk); returns the rows that
-    need an exact solve, with a starting hint."""
+    need an exact solve, with a starting hint, or None when ``stop`` ended the run."""
     prep = ctx.backend.prepared
     positions = np.array([table.contingencies[r].position for r in rows], dtype=np.int64)
     pending: dict[int, _Hint | None] = {}
@@ -249,9 +271,12 @@ def _batch_rows(
                 _record(table, row, np.abs(chunk.v[i]), _loading(prep, flow[i], int(position)), ctx, exact=False)
             else:
                 pending[row] = (chunk.suggested_q_state[i], chunk.v[i]) if chunk.converged[i] else None
+        recorded = rows[done : done + len(chunk.positions)][accepted]
         done += len(chunk.positions)
         if check is not None:
             check()
+        if stop is not None and len(recorded) and stop(table, recorded):
+            return None
     return pending
 
 
@@ -265,12 +290,15 @@ def run_contingencies(
     settings: SolverSettings,
     check: Callable[[], None] | None = None,
     batch: bool = True,
+    stop: Stop | None = None,
 ) -> OutageTable:
     """Solve every contingency from the solved ``stage`` (see module doc).
 
     ``batch=False`` solves every outage exactly, one by one (slower; the tests use it to show
     that results do not depend on the path). ``check()`` is called after each batch chunk and
-    every 20 exact solves, and may raise to stop early (a cancel).
+    every 20 exact solves, and may raise to stop early (a cancel). ``stop(table, rows)`` is
+    called with the rows each step settled (solved or found without solution); when it returns
+    True the run ends there and the table holds only what was settled so far.
     """
     clock = time.perf_counter()
     prep = backend.prepared
@@ -286,11 +314,16 @@ def run_contingencies(
     table = _table(prep, contingencies)
     branch_rows = np.array([i for i, c in enumerate(contingencies) if c.kind != "gen"], dtype=np.int64)
     use_batch = batch and len(branch_rows) > 0
-    pending = _batch_rows(table, branch_rows, ctx, options, check) if use_batch else dict.fromkeys(branch_rows.tolist())
-    pending.update(dict.fromkeys(i for i, c in enumerate(contingencies) if c.kind == "gen"))
-    for count, (row, hint) in enumerate(pending.items()):
-        _exact_row(table, row, ctx, hint)
-        if check is not None and count % 20 == 0:
-            check()
+    pending: dict[int, _Hint | None] | None = dict.fromkeys(branch_rows.tolist())
+    if use_batch:
+        pending = _batch_rows(table, branch_rows, ctx, options, check=check, stop=stop)
+    if pending is not None:
+        pending.update(dict.fromkeys(i for i, c in enumerate(contingencies) if c.kind == "gen"))
+        for count, (row, hint) in enumerate(pending.items()):
+            _exact_row(table, row, ctx, hint)
+            if check is not None and count % 20 == 0:
+                check()
+            if stop is not None and stop(table, np.array([row])):
+                break
     table.duration_s = time.perf_counter() - clock
     return table

@@ -23,16 +23,18 @@ from grid_models.analysis_results import (
     HostingCurvePoint,
     HostingLimit,
 )
+from grid_models.errors import SolverError
 from grid_models.facility import FacilityParameters
 from grid_models.solver.lightsim import LightSimBackend
-from grid_models.solver.types import SolverSettings
+from grid_models.solver.types import IntArray, SolverSettings
 from grid_models.spec import ContingencyOptions, Criteria, HostingCapacityOptions
 from grid_models.studies.contingency import Contingency, OutageTable, run_contingencies
-from grid_models.studies.contingency_evaluation import evaluate_contingencies
+from grid_models.studies.contingency_evaluation import attributable_mask, evaluate_contingencies
 from grid_models.studies.hosting_capacity import (
     Binding,
     HostingPlan,
     HostingSearch,
+    Trial,
     bisect,
     curve_points,
     hosting_limit,
@@ -105,26 +107,67 @@ def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: C
     return None
 
 
-def hosting_n1_part(plan: HostingPlan, n1: N1Inputs, *, check: Callable[[], None] | None = None) -> N1Part:
+def _n1_fails(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: Callable[[], None] | None) -> bool:
+    """Whether any outage fails at ``stage``: the same answer as :func:`_n1_failure`, but the
+    outages stop at the first violation attributable to the facility (or lost solution)."""
+    if not stage.converged:
+        return True
+    prepared, failed = search.backend.prepared, False
+
+    def stop(table: OutageTable, rows: IntArray) -> bool:
+        nonlocal failed
+        failed = bool(attributable_mask(table.take(rows), n1.base_table, prepared, search.criteria).any())
+        return failed
+
+    run_contingencies(
+        search.backend,
+        stage=stage,
+        contingencies=n1.contingencies,
+        eligible=search.context.eligible,
+        options=n1.options,
+        settings=search.settings,
+        check=check,
+        stop=stop,
+    )
+    return failed
+
+
+def hosting_n1_part(
+    plan: HostingPlan, n1: N1Inputs, *, check: Callable[[], None] | None = None, early_exit: bool = True
+) -> N1Part:
     """The N-1 limit over the outages of ``n1`` (see module doc); ``check()`` is called between
-    solves and may raise to stop the search."""
+    solves and may raise to stop the search.
+
+    With ``early_exit`` a trial's outages stop at the first failure (the bisection only needs
+    pass or fail) and only the final bracket's trial is evaluated in full for its binding
+    element; the result is the same as without it.
+    """
     clock = time.perf_counter()
     search, ceiling = plan.search, plan.ceiling_mw
-    checked: dict[float, N1Failure | None] = {}
+    failing: dict[float, bool] = {}
+    evaluated: dict[float, N1Failure | None] = {}  # trials evaluated in full
 
-    def failure(p_mw: float) -> N1Failure | None:
+    def evaluate(trial: Trial) -> N1Failure | None:
+        if trial.p_mw not in evaluated:
+            evaluated[trial.p_mw] = _n1_failure(search, trial.stage, n1, check)
+        return evaluated[trial.p_mw]
+
+    def fails(p_mw: float) -> bool:
         trial = search.trial(p_mw)
-        if trial.p_mw not in checked:
+        if trial.p_mw not in failing:
             if check is not None:
                 check()
-            checked[trial.p_mw] = _n1_failure(search, trial.stage, n1, check)
-        return checked[trial.p_mw]
+            quick = early_exit and _n1_fails(search, trial.stage, n1, check)
+            failing[trial.p_mw] = quick if early_exit else evaluate(trial) is not None
+        return failing[trial.p_mw]
 
-    if failure(ceiling) is None:
+    if not fails(ceiling):
         low, high, first = ceiling, plan.search_max_mw + 1, None
     else:
-        low, high = bisect(lambda p: failure(p) is None, 0.0, ceiling, plan.resolution_mw)
-        first = failure(high)
+        low, high = bisect(lambda p: not fails(p), 0.0, ceiling, plan.resolution_mw)
+        first = evaluate(search.trial(high))
+        if first is None:  # cannot happen: both checks apply the same attribution
+            raise SolverError(f"the N-1 check at {high:.3f} MW failed but its full evaluation found nothing")
     return N1Part(
         secure=first is None,
         low_mw=low,

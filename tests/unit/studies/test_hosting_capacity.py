@@ -14,11 +14,12 @@ from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import prepare_network
 from grid_models.solver.types import SolverSettings
 from grid_models.spec import ContingencyOptions, Criteria, HostingCapacityOptions, InitialVoltage
-from grid_models.studies.contingency import build_contingencies, run_contingencies
+from grid_models.studies.contingency import OutageTable, build_contingencies, run_contingencies
 from grid_models.studies.contingency_evaluation import attributable_mask
 from grid_models.studies.dispatch import DispatchOptions
 from grid_models.studies.evaluation import evaluate_stage
-from grid_models.studies.hosting_n1 import N1Inputs, run_hosting_capacity
+from grid_models.studies.hosting_capacity import plan_hosting
+from grid_models.studies.hosting_n1 import N1Inputs, N1Part, hosting_n1_part, run_hosting_capacity
 from grid_models.studies.power_flow import dispatch_context, solve_base_case, solve_stage
 from grid_models.studies.study_area import select_study_area
 
@@ -128,3 +129,35 @@ def test_curve_is_sorted_and_covers_the_search(springfield) -> None:  # type: ig
     assert not curve[-1].converged
     solved = [point for point in curve if point.converged]
     assert all(point.worst_loading_percent is not None and point.min_vm_pu is not None for point in solved)
+
+
+def test_stopping_each_trial_at_its_first_failure_changes_nothing(springfield) -> None:  # type: ignore[no-untyped-def]
+    backend, base, context, n1, _ = springfield
+
+    def part(*, early_exit: bool) -> N1Part:
+        plan = plan_hosting(
+            backend, base=base, context=context, options=HostingCapacityOptions(max_mw=1000.0), criteria=CRITERIA,
+            params=PARAMS, settings=SETTINGS, largest_stage_mw=300.0, with_n1=True,
+        )  # fmt: skip
+        return hosting_n1_part(plan, n1, early_exit=early_exit)
+
+    quick, full = part(early_exit=True), part(early_exit=False)
+    assert not quick.secure and quick.failure is not None
+    assert (quick.low_mw, quick.high_mw, quick.failure) == (full.low_mw, full.high_mw, full.failure)
+    assert [p.p_mw for p in quick.curve] == [p.p_mw for p in full.curve]
+
+
+def test_a_stopped_run_holds_only_what_it_settled(springfield) -> None:  # type: ignore[no-untyped-def]
+    backend, base, context, n1, _ = springfield
+    seen: list[int] = []
+
+    def stop_after_three(table: OutageTable, rows: np.ndarray) -> bool:
+        seen.extend(int(r) for r in rows)
+        return len(seen) >= 3
+
+    table = run_contingencies(
+        backend, stage=base, contingencies=n1.contingencies, eligible=context.eligible, options=n1.options,
+        settings=SETTINGS, batch=False, stop=stop_after_three,
+    )  # fmt: skip
+    assert seen == [0, 1, 2]
+    assert table.converged[:3].all() and not table.converged[3:].any()
