@@ -28,7 +28,7 @@ from grid_models.facility import FacilityParameters
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import IntArray, SolverSettings
 from grid_models.spec import ContingencyOptions, Criteria, HostingCapacityOptions
-from grid_models.studies.contingency import Contingency, OutageTable, run_contingencies
+from grid_models.studies.contingency import Contingency, OutageTable, Stop, run_contingencies
 from grid_models.studies.contingency_evaluation import attributable_mask, evaluate_contingencies
 from grid_models.studies.hosting_capacity import (
     Binding,
@@ -76,10 +76,11 @@ class N1Part(BaseModel):
     duration_s: float
 
 
-def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: Callable[[], None] | None) -> N1Failure | None:
-    if not stage.converged:
-        return N1Failure(element="", name="", kind="no_solution", outage="none", value=None, limit=None)
-    table = run_contingencies(
+def _outages_at(
+    search: HostingSearch, stage: StageSolve, n1: N1Inputs, *, check: Callable[[], None] | None, stop: Stop | None = None
+) -> OutageTable:
+    """The outages of ``n1`` solved at a trial's stage."""
+    return run_contingencies(
         search.backend,
         stage=stage,
         contingencies=n1.contingencies,
@@ -87,7 +88,14 @@ def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: C
         options=n1.options,
         settings=search.settings,
         check=check,
+        stop=stop,
     )
+
+
+def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: Callable[[], None] | None) -> N1Failure | None:
+    if not stage.converged:
+        return N1Failure(element="", name="", kind="no_solution", outage="none", value=None, limit=None)
+    table = _outages_at(search, stage, n1, check=check)
     result = evaluate_contingencies(
         search.backend.prepared, table, base_table=n1.base_table, stage=stage, criteria=search.criteria
     )
@@ -119,16 +127,7 @@ def _n1_fails(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: Cal
         failed = bool(attributable_mask(table.take(rows), n1.base_table, prepared, search.criteria).any())
         return failed
 
-    run_contingencies(
-        search.backend,
-        stage=stage,
-        contingencies=n1.contingencies,
-        eligible=search.context.eligible,
-        options=n1.options,
-        settings=search.settings,
-        check=check,
-        stop=stop,
-    )
+    _outages_at(search, stage, n1, check=check, stop=stop)
     return failed
 
 
