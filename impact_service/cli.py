@@ -187,8 +187,18 @@ def print_result(result: StudyResult, *, max_findings: int = 25) -> None:
         console.print(f"  ... {len(findings) - max_findings} more in the result JSON")
     console.print(
         f"[dim]input hash {result.provenance.input_hash[:16]}, grid {result.provenance.grid_checksum[:16]}, "
-        f"{result.provenance.duration_s:.2f} s[/dim]"
+        f"{result.provenance.duration_s:.2f} s ({_execution(result.provenance.execution)})[/dim]"
     )
+
+
+def _execution(execution: dict[str, object]) -> str:
+    """How the outages were solved: ``one process``, ``2 local processes, 4 slices``, ``fleet, 28 parts``."""
+    mode = str(execution.get("mode", "one process"))
+    if mode == "local processes":
+        return f"{execution.get('processes')} local processes, {execution.get('parts')} slices"
+    if mode == "fleet":
+        return f"fleet, {execution.get('parts')} parts"
+    return mode
 
 
 def _positive_int(text: str) -> int:

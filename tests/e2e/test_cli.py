@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ def test_run_example_writes_json_and_netcdf(tmp_path: Path) -> None:
     done = _cli("run", "examples/illinois_gpus.json", "--out", str(out), cache=tmp_path / "cache")
     assert done.returncode == 0, done.stderr
     assert "CLINTON 1 0" in done.stdout and "Findings" in done.stdout
+    assert re.search(r"\((one process|\d+ local processes, \d+ slices)\)", done.stdout), "how the outages were solved"
     result = json.loads((out / "result.json").read_text())
     assert [s["label"] for s in result["stages"]] == ["20k H100", "50k B200", "100k GB200"]
     assert result["stages"][0]["facility_p_mw"] == 20000 * 1.275 * 1.05 * 1.2 / 1000
