@@ -13,7 +13,8 @@ from jinja2 import Environment, Template, select_autoescape
 from grid_models.emissions.factors import TABLES, table
 from grid_models.report.plots import figures
 from grid_models.results import Severity, StudyResult
-from grid_models.studies.findings import stage_title
+from grid_models.studies.contingency_study import first_n1_failure
+from grid_models.studies.findings import first_failing_stage, stage_title
 
 __all__ = ["render_report"]
 
@@ -28,8 +29,7 @@ def _template() -> Template:
 
 
 def _headline(result: StudyResult) -> str:
-    failing = [s for s in result.stages if not s.converged or s.new_violations]
-    first = failing[0] if failing else None
+    first = first_failing_stage(result.stages)
     if first is None:
         return "The grid serves every stage without new N-0 violations." + _n1_headline(result)
     violations = f"causes {first.new_violations} new or worsened N-0 violations"
@@ -41,8 +41,7 @@ def _n1_headline(result: StudyResult) -> str:
     n1 = result.contingency
     if n1 is None:
         return ""
-    stages = [s for s in n1.stages if s.stage_index > 0]
-    first = next((s for s in stages if s.with_violations or s.no_solution), None)
+    first = first_n1_failure(n1)
     if first is None:
         return f" Under single outages (N-1) every stage is secure over the {n1.contingencies} study-area outages."
     lost = f", {first.no_solution} leave no solution" if first.no_solution else ""

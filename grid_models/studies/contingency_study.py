@@ -14,7 +14,7 @@ from grid_models.studies.findings import stage_title
 from grid_models.studies.power_flow import StageSolve
 from grid_models.studies.study_area import StudyArea
 
-__all__ = ["N1_CRITERIA", "RESPONSE", "ContingencyRun", "contingency_findings", "evaluate_contingency_tables"]
+__all__ = ["N1_CRITERIA", "RESPONSE", "ContingencyRun", "contingency_findings", "evaluate_contingency_tables", "first_n1_failure"]
 
 RESPONSE = (
     "generation schedule kept; lost generation, cut-off load and the change in losses shared by the dispatchable units "
@@ -159,6 +159,12 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
     return found
 
 
+def first_n1_failure(result: ContingencyAnalysisResult) -> ContingencyStageResult | None:
+    """The first stage (after the base case) where an outage causes a violation attributable to
+    the facility or loses a solution the base case had."""
+    return next((s for s in result.stages if s.stage_index > 0 and (s.with_violations or s.no_solution)), None)
+
+
 def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
     """Findings of the N-1 analysis: the first stage that fails N-1, then per-stage details."""
     stages = [s for s in result.stages if s.stage_index > 0]
@@ -175,7 +181,7 @@ def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
                 f"the post-contingency criteria and {base.no_solution} have no solution; they are pre-existing",
             )
         )
-    failing = next((s for s in stages if s.with_violations or s.no_solution), None)
+    failing = first_n1_failure(result)
     if failing is not None:
         found.append(
             Finding(

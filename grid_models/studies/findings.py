@@ -5,7 +5,7 @@ from __future__ import annotations
 from grid_models.results import BranchViolation, BusViolation, Finding, PoiInfo, Severity, StageResult, ViolationStatus
 from grid_models.spec import Criteria
 
-__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "power_flow_findings", "stage_title"]
+__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "first_failing_stage", "power_flow_findings", "stage_title"]
 
 MAX_VIOLATION_FINDINGS_PER_STAGE = 15
 _VOLTAGE_RULE = "N-0 voltage {low:.2f}-{high:.2f} pu (ATC facility rating criteria)"
@@ -190,8 +190,13 @@ def _base_findings(base: StageResult) -> list[Finding]:
     ]
 
 
+def first_failing_stage(stages: list[StageResult]) -> StageResult | None:
+    """The first stage without a solution or with new or worsened N-0 violations."""
+    return next((s for s in stages if not s.converged or s.new_violations), None)
+
+
 def _first_break(stages: list[StageResult], poi: PoiInfo) -> Finding:
-    broken = next((s for s in stages if not s.converged or s.new_violations), None)
+    broken = first_failing_stage(stages)
     if broken is None:
         last = stages[-1]
         return Finding(
