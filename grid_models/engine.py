@@ -47,11 +47,10 @@ def _no_progress(fraction: float, step: str) -> None:
 def run_outages(plan: StudyPlan, *, progress: ProgressCallback, processes: int = 1) -> Outages:
     """Phase 2: every outage of every stage that needs them, in this process or, with
     ``processes`` > 1 where forking is possible, on that many forked local processes."""
-    work = contingency_work(plan)
-    if processes > 1 and plan.contingencies and can_fork():
-        work = forked_work(plan, processes=processes)
-        if len(work) > 1:
-            return _run_forked(plan, work, processes=min(processes, len(work)), progress=progress)
+    forking = processes > 1 and bool(plan.contingencies) and can_fork()
+    work = forked_work(plan, processes=processes) if forking else contingency_work(plan)
+    if forking and len(work) > 1:
+        return _run_forked(plan, work, processes=min(processes, len(work)), progress=progress)
     slices: dict[WorkItem, SliceResult] = {}
     for number, item in enumerate(work):
         label = "base case" if item.stage_index == 0 else f"stage {item.stage_index}"

@@ -105,8 +105,7 @@ class StudyPlan:
     @property
     def hosting_n1(self) -> bool:
         """Whether the base case's outage slices also search their part of the N-1 hosting capacity."""
-        hosting = self.spec.analyses.hosting_capacity
-        return self.hosting is not None and hosting is not None and hosting.n1 and bool(self.contingencies)
+        return self.hosting is not None and bool(self.contingencies) and hosting_needed_by_outages(self.spec)
 
 
 @dataclass(frozen=True)
