@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from grid_models.solver.lightsim import BranchAdmittances, LightSimBackend
+from grid_models.solver.lightsim import BranchAdmittances, LightSimBackend, chord_config
 from grid_models.solver.types import Q_AT_MAX, Q_AT_MIN, Q_FREE, ComplexArray, IntArray, OperatingPoint
 
 __all__ = ["BatchChunk", "branch_flows", "run_branch_batch"]
@@ -49,16 +49,18 @@ class BatchChunk:
     suggested_q_state: IntArray  # rows x groups: the pre-contingency state with the batch's switches applied
 
 
-def _pin_from_violations(states: IntArray, chunk_rows: list[list[Any]], group_of_bus: IntArray, tolerance_mvar: float) -> None:
+def _pin_from_violations(
+    states: IntArray, chunk_rows: list[list[tuple[Any, int, float, float]]], group_of_bus: IntArray, tolerance_mvar: float
+) -> None:
     """Pin the free regulators lightsim2grid reports beyond their capability (LOW_Q / HIGH_Q)."""
     import lightsim2grid.lightsim2grid_cpp as ls
 
     side = {ls.LimitViolationType.LOW_Q: Q_AT_MIN, ls.LimitViolationType.HIGH_Q: Q_AT_MAX}
     for row, violations in enumerate(chunk_rows):
-        for violation in violations:
-            group = group_of_bus[violation.element_id] if violation.violation_type in side else -1
-            if group >= 0 and abs(violation.value - violation.limit) > tolerance_mvar:
-                states[row, group] = side[violation.violation_type]
+        for kind, element, value, limit in violations:
+            group = group_of_bus[element] if kind in side else -1
+            if group >= 0 and abs(value - limit) > tolerance_mvar:
+                states[row, group] = side[kind]
 
 
 def _release(backend: LightSimBackend, states: IntArray, v: ComplexArray, q_state: IntArray, v_tolerance_pu: float) -> None:
@@ -78,14 +80,63 @@ def _row_order(defaults: list[list[int]], chunk: IntArray) -> IntArray:
     return np.array([row_of[int(p)] for p in chunk], dtype=np.int64)
 
 
-def _new_analysis(backend: LightSimBackend, threads: int) -> Any:
+def _new_analysis(backend: LightSimBackend, threads: int, *, chord: bool) -> Any:
     import lightsim2grid.lightsim2grid_cpp as ls
 
     analysis = ls.ContingencyAnalysisCPP(backend.grid.copy(), False)
+    if chord:
+        analysis.set_algo_config(chord_config(backend.grid))
     analysis.nb_thread = threads
     analysis.handle_disconnected_grid = True
     analysis.compute_physical_violations = True
     return analysis
+
+
+@dataclass
+class _Solved:
+    converged: BoolArray
+    v: ComplexArray
+    physical: list[list[tuple[Any, int, float, float]]]  # per row: (type, element, value, limit)
+
+
+def _solve(analysis: Any, positions: IntArray, start: ComplexArray, backend: LightSimBackend) -> _Solved:
+    """Solve the outages of ``positions`` (rows in that order); slack bus at angle 0."""
+    settings = backend.settings
+    analysis.add_multiple_n1([int(p) for p in positions])
+    analysis.compute(start.copy(), settings.max_iterations, settings.tolerance_pu)
+    order = _row_order(analysis.my_defaults(), positions)
+    converged = np.array(analysis.converged_mask(), dtype=bool)[order]
+    v = np.array(analysis.get_voltages(), dtype=np.complex128, copy=True)[order]
+    v = v * np.exp(-1j * np.angle(v[:, [backend.prepared.slack_bus]]))
+    v[np.abs(v) == 0] = np.nan
+    v[~converged] = np.nan
+    physical = analysis.get_physical_violations()
+    # plain tuples: the violation objects do not outlive the analysis's next change
+    rows = [[(x.violation_type, int(x.element_id), float(x.value), float(x.limit)) for x in physical[row]] for row in order]
+    solved = _Solved(converged, v, rows)
+    analysis.remove_multiple_n1([int(p) for p in positions])
+    return solved
+
+
+class _Analyses:
+    """The chord batch, and a Newton one (built when first needed) for the rows chord leaves."""
+
+    def __init__(self, backend: LightSimBackend, threads: int) -> None:
+        self.backend, self.threads = backend, threads
+        self.chord = _new_analysis(backend, threads, chord=True)
+        self._newton: Any = None
+
+    def solve(self, positions: IntArray, start: ComplexArray) -> _Solved:
+        solved = _solve(self.chord, positions, start, self.backend)
+        retry = np.flatnonzero(~solved.converged)
+        if len(retry):
+            if self._newton is None:
+                self._newton = _new_analysis(self.backend, self.threads, chord=False)
+            again = _solve(self._newton, positions[retry], start, self.backend)
+            solved.converged[retry], solved.v[retry] = again.converged, again.v
+            for row, violations in zip(retry, again.physical, strict=True):
+                solved.physical[row] = violations
+        return solved
 
 
 def run_branch_batch(
@@ -109,22 +160,19 @@ def run_branch_batch(
     free_group = (q_state == Q_FREE) & ~prep.group_is_slack & ~prep.group_fixed_q
     group_of_bus = np.full(prep.n_bus, -1, dtype=np.int64)
     group_of_bus[prep.group_bus[free_group]] = np.flatnonzero(free_group)
-    analysis = _new_analysis(backend, threads)
+    analyses = _Analyses(backend, threads)
     start = np.nan_to_num(v_init, nan=1.0)
     for first in range(0, len(positions), chunk_rows):
         chunk = positions[first : first + chunk_rows]
-        analysis.add_multiple_n1([int(p) for p in chunk])
-        analysis.compute(start.copy(), backend.settings.max_iterations, backend.settings.tolerance_pu)
-        order = _row_order(analysis.my_defaults(), chunk)
-        converged = np.array(analysis.converged_mask(), dtype=bool)[order]
-        v = np.array(analysis.get_voltages(), dtype=np.complex128, copy=True)[order]
-        v = v * np.exp(-1j * np.angle(v[:, [prep.slack_bus]]))
-        v[np.abs(v) == 0] = np.nan
-        v[~converged] = np.nan
-        physical = analysis.get_physical_violations()
+        solved = analyses.solve(chunk, start)
         states = np.tile(q_state, (len(chunk), 1))
-        _pin_from_violations(states, [physical[row] for row in order], group_of_bus, q_tolerance_mvar)
-        _release(backend, states, v, q_state, backend.settings.v_tolerance_pu)
+        _pin_from_violations(states, solved.physical, group_of_bus, q_tolerance_mvar)
+        _release(backend, states, solved.v, q_state, backend.settings.v_tolerance_pu)
         trouble = (states != q_state).any(axis=1)
-        analysis.remove_multiple_n1([int(p) for p in chunk])
-        yield BatchChunk(positions=chunk, converged=converged, v=v, needs_exact=trouble & converged, suggested_q_state=states)
+        yield BatchChunk(
+            positions=chunk,
+            converged=solved.converged,
+            v=solved.v,
+            needs_exact=trouble & solved.converged,
+            suggested_q_state=states,
+        )

@@ -236,6 +236,18 @@ def _exact_row(table: OutageTable, row: int, ctx: _Context, hint: _Hint | None =
 Stop = Callable[[OutageTable, IntArray], bool]
 
 
+def _exact_rows(
+    table: OutageTable, pending: dict[int, _Hint | None], ctx: _Context, *, check: Callable[[], None] | None, stop: Stop | None
+) -> None:
+    with ctx.backend.chord_solves():
+        for count, (row, hint) in enumerate(pending.items()):
+            _exact_row(table, row, ctx, hint)
+            if check is not None and count % 20 == 0:
+                check()
+            if stop is not None and stop(table, np.array([row])):
+                break
+
+
 def _batch_rows(
     table: OutageTable,
     rows: IntArray,
@@ -319,11 +331,6 @@ def run_contingencies(
         pending = _batch_rows(table, branch_rows, ctx, options, check=check, stop=stop)
     if pending is not None:
         pending.update(dict.fromkeys(i for i, c in enumerate(contingencies) if c.kind == "gen"))
-        for count, (row, hint) in enumerate(pending.items()):
-            _exact_row(table, row, ctx, hint)
-            if check is not None and count % 20 == 0:
-                check()
-            if stop is not None and stop(table, np.array([row])):
-                break
+        _exact_rows(table, pending, ctx, check=check, stop=stop)
     table.duration_s = time.perf_counter() - clock
     return table
