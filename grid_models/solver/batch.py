@@ -19,23 +19,33 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_models.solver.lightsim import BranchAdmittances, LightSimBackend, chord_config
-from grid_models.solver.types import Q_AT_MAX, Q_AT_MIN, Q_FREE, ComplexArray, IntArray, OperatingPoint
+from grid_models.solver.types import (
+    Q_AT_MAX,
+    Q_AT_MIN,
+    Q_FREE,
+    ComplexArray,
+    FloatArray,
+    IntArray,
+    OperatingPoint,
+    SolverSettings,
+)
 
-__all__ = ["BatchChunk", "branch_flows", "run_branch_batch"]
+__all__ = ["BatchChunk", "Violations", "largest_end_flow_mva", "run_branch_batch", "switched_states", "violation_rows"]
 
 logger = logging.getLogger(__name__)
 
 BoolArray = npt.NDArray[np.bool_]
 
 
-def branch_flows(
+def largest_end_flow_mva(
     v: ComplexArray, admittances: BranchAdmittances, branch_from: IntArray, branch_to: IntArray, sn_mva: float
-) -> tuple[ComplexArray, ComplexArray]:
-    """Complex power entering each branch at both ends (MVA), for one or many voltage vectors (rows)."""
+) -> FloatArray:
+    """Apparent power of each branch at its more loaded end (MVA), for one or many voltage
+    vectors (rows): ``max(|V_from| |I_from|, |V_to| |I_to|)`` with the two-port currents."""
     v_from, v_to = v[..., branch_from], v[..., branch_to]
-    s_from = v_from * np.conj(admittances.y11 * v_from + admittances.y12 * v_to) * sn_mva
-    s_to = v_to * np.conj(admittances.y21 * v_from + admittances.y22 * v_to) * sn_mva
-    return s_from, s_to
+    s_from = np.abs(v_from) * np.abs(admittances.y11 * v_from + admittances.y12 * v_to)
+    s_to = np.abs(v_to) * np.abs(admittances.y21 * v_from + admittances.y22 * v_to)
+    return np.asarray(np.fmax(s_from, s_to) * sn_mva, dtype=np.float64)
 
 
 @dataclass
@@ -49,29 +59,51 @@ class BatchChunk:
     suggested_q_state: IntArray  # rows x groups: the pre-contingency state with the batch's switches applied
 
 
-def _pin_from_violations(
-    states: IntArray, chunk_rows: list[list[tuple[Any, int, float, float]]], group_of_bus: IntArray, tolerance_mvar: float
-) -> None:
-    """Pin the free regulators lightsim2grid reports beyond their capability (LOW_Q / HIGH_Q)."""
+Violations = list[list[tuple[Any, int, float, float]]]  # per row: (type, element, value, limit)
+
+
+def violation_rows(physical: Any) -> Violations:
+    """lightsim2grid's physical violations per row as plain tuples (its objects do not outlive the
+    analysis's next change)."""
+    return [[(x.violation_type, int(x.element_id), float(x.value), float(x.limit)) for x in row] for row in physical]
+
+
+def switched_states(
+    backend: LightSimBackend,
+    states: IntArray,
+    v: ComplexArray,
+    violations: Violations,
+    *,
+    settings: SolverSettings,
+    allow_release: bool,
+) -> IntArray:
+    """One reactive-limit switching step per row (rows x groups), the rule of
+    :func:`grid_models.solver.qlimits.next_q_state` read off a batch's results: a free regulator
+    lightsim2grid reports beyond its capability (LOW_Q / HIGH_Q on its bus) by more than the
+    tolerance is pinned; a pinned one whose voltage moved to the side of its set-point where it
+    needs less than its limit is released."""
     import lightsim2grid.lightsim2grid_cpp as ls
 
-    side = {ls.LimitViolationType.LOW_Q: Q_AT_MIN, ls.LimitViolationType.HIGH_Q: Q_AT_MAX}
-    for row, violations in enumerate(chunk_rows):
-        for kind, element, value, limit in violations:
-            group = group_of_bus[element] if kind in side else -1
-            if group >= 0 and abs(value - limit) > tolerance_mvar:
-                states[row, group] = side[kind]
-
-
-def _release(backend: LightSimBackend, states: IntArray, v: ComplexArray, q_state: IntArray, v_tolerance_pu: float) -> None:
-    """Release the pinned regulators whose voltage moved to the side where they need less than their limit."""
     prep = backend.prepared
-    vm = np.abs(v[:, prep.group_bus])
     movable = ~prep.group_is_slack & ~prep.group_fixed_q
-    with np.errstate(invalid="ignore"):
-        high = movable & (q_state == Q_AT_MAX) & (vm > prep.group_vm_set_pu + v_tolerance_pu)
-        low = movable & (q_state == Q_AT_MIN) & (vm < prep.group_vm_set_pu - v_tolerance_pu)
-    states[high | low] = Q_FREE
+    group_of_bus = np.full(prep.n_bus, -1, dtype=np.int64)
+    group_of_bus[prep.group_bus[movable]] = np.flatnonzero(movable)
+    side = {ls.LimitViolationType.LOW_Q: Q_AT_MIN, ls.LimitViolationType.HIGH_Q: Q_AT_MAX}
+    new = states.copy()
+    tolerance = settings.q_tolerance_mvar
+    for row, found in enumerate(violations):
+        for kind, element, value, limit in found:
+            group = group_of_bus[element] if kind in side else -1
+            if group >= 0 and states[row, group] == Q_FREE and abs(value - limit) > tolerance:
+                new[row, group] = side[kind]
+    if allow_release:
+        vm = np.abs(v[:, prep.group_bus])
+        v_tolerance = settings.v_tolerance_pu
+        with np.errstate(invalid="ignore"):
+            high = movable & (states == Q_AT_MAX) & (vm > prep.group_vm_set_pu + v_tolerance)
+            low = movable & (states == Q_AT_MIN) & (vm < prep.group_vm_set_pu - v_tolerance)
+        new[high | low] = Q_FREE
+    return new
 
 
 def _row_order(defaults: list[list[int]], chunk: IntArray) -> IntArray:
@@ -96,7 +128,7 @@ def _new_analysis(backend: LightSimBackend, threads: int, *, chord: bool) -> Any
 class _Solved:
     converged: BoolArray
     v: ComplexArray
-    physical: list[list[tuple[Any, int, float, float]]]  # per row: (type, element, value, limit)
+    physical: Violations
 
 
 def _solve(analysis: Any, positions: IntArray, start: ComplexArray, backend: LightSimBackend) -> _Solved:
@@ -111,9 +143,7 @@ def _solve(analysis: Any, positions: IntArray, start: ComplexArray, backend: Lig
     v[np.abs(v) == 0] = np.nan
     v[~converged] = np.nan
     physical = analysis.get_physical_violations()
-    # plain tuples: the violation objects do not outlive the analysis's next change
-    rows = [[(x.violation_type, int(x.element_id), float(x.value), float(x.limit)) for x in physical[row]] for row in order]
-    solved = _Solved(converged, v, rows)
+    solved = _Solved(converged, v, violation_rows(physical[row] for row in order))
     analysis.remove_multiple_n1([int(p) for p in positions])
     return solved
 
@@ -129,6 +159,7 @@ class _Analyses:
     def solve(self, positions: IntArray, start: ComplexArray) -> _Solved:
         solved = _solve(self.chord, positions, start, self.backend)
         retry = np.flatnonzero(~solved.converged)
+        logger.debug("batch_chord_unconverged rows=%d of=%d", len(retry), len(positions))
         if len(retry):
             if self._newton is None:
                 self._newton = _new_analysis(self.backend, self.threads, chord=False)
@@ -146,28 +177,24 @@ def run_branch_batch(
     q_state: IntArray,
     v_init: ComplexArray,
     positions: IntArray,
-    q_tolerance_mvar: float,
+    settings: SolverSettings,
     threads: int = 2,
     chunk_rows: int = 512,
 ) -> Iterator[BatchChunk]:
     """Solve the outage of each branch in ``positions`` from the state ``point``/``q_state``.
 
-    Yields chunks in the order of ``positions``. ``q_tolerance_mvar`` is the reactive excess a
-    free regulator may show before its row is flagged for an exact solve.
+    Yields chunks in the order of ``positions``; a row is flagged for an exact solve when the
+    reactive-limit rules (with the tolerances of ``settings``) would switch a regulator.
     """
-    prep = backend.prepared
     backend.apply(point, q_state)
-    free_group = (q_state == Q_FREE) & ~prep.group_is_slack & ~prep.group_fixed_q
-    group_of_bus = np.full(prep.n_bus, -1, dtype=np.int64)
-    group_of_bus[prep.group_bus[free_group]] = np.flatnonzero(free_group)
     analyses = _Analyses(backend, threads)
     start = np.nan_to_num(v_init, nan=1.0)
     for first in range(0, len(positions), chunk_rows):
         chunk = positions[first : first + chunk_rows]
         solved = analyses.solve(chunk, start)
-        states = np.tile(q_state, (len(chunk), 1))
-        _pin_from_violations(states, solved.physical, group_of_bus, q_tolerance_mvar)
-        _release(backend, states, solved.v, q_state, backend.settings.v_tolerance_pu)
+        states = switched_states(
+            backend, np.tile(q_state, (len(chunk), 1)), solved.v, solved.physical, settings=settings, allow_release=True
+        )
         trouble = (states != q_state).any(axis=1)
         yield BatchChunk(
             positions=chunk,

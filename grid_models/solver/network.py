@@ -45,7 +45,10 @@ class PreparedNetwork:
     Generators (in service): ``gen_ids`` (caller's index), ``gen_bus`` (position), ``gen_p_mw``
     (set-point), limits, ``gen_fuel``, ``gen_cost`` (c2, c1, c0 per row), ``gen_group``.
     Groups (one per regulating bus): ``group_bus``, ``group_qmin_mvar``, ``group_qmax_mvar``,
-    ``group_vm_set_pu``, ``group_is_slack``, ``group_fixed_q`` (zero reactive range).
+    ``group_vm_set_pu``, ``group_is_slack``, ``group_fixed_q`` (zero reactive range), and two
+    companions at each group's bus, both at zero until used: ``group_sgen`` carries a pinned
+    group's active power and reactive limit, ``group_load`` lets a batch of outages pin groups
+    row by row (see :mod:`grid_models.solver.sweep`).
     Branches (lines then transformers): ``branch_kind``, ``branch_element``, ``branch_from``,
     ``branch_to`` (positions; transformers from the hv side), ``branch_in_service``,
     ``rate_normal_mva``, ``rate_emergency_mva`` (NaN: unrated), ``branch_names``.
@@ -77,6 +80,7 @@ class PreparedNetwork:
     group_is_slack: BoolArray
     group_fixed_q: BoolArray
     group_sgen: IntArray
+    group_load: IntArray
     facility_load: int
     branch_kind: list[str]
     branch_element: IntArray
@@ -232,6 +236,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
     assert isinstance(group_bus, np.ndarray)
     sgen_index = pp.create_sgens(work, group_bus, p_mw=0.0, q_mvar=0.0, name="gridimpact q-limit")
     facility = pp.create_load(work, 0, p_mw=0.0, q_mvar=0.0, name=FACILITY_LOAD_NAME)
+    load_index = pp.create_loads(work, group_bus, p_mw=0.0, q_mvar=0.0, name="gridimpact q-limit")
     slack_gen = int(np.flatnonzero(gen.slack.to_numpy(dtype=bool))[0])
     return PreparedNetwork(
         net=work,
@@ -253,6 +258,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
         gen_fuel=[str(f) for f in gen["fuel"].fillna("unknown")] if "fuel" in gen.columns else ["unknown"] * len(gen),
         gen_cost=_gen_costs(work, gen.index.to_numpy().astype(np.int64)),
         group_sgen=np.asarray(sgen_index, dtype=np.int64),
+        group_load=np.asarray(load_index, dtype=np.int64),
         facility_load=int(facility),
         **groups,  # type: ignore[arg-type]
         **branches,  # type: ignore[arg-type]

@@ -27,10 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_models.errors import StudySpecError
-from grid_models.solver.batch import branch_flows, run_branch_batch
+from grid_models.solver.batch import largest_end_flow_mva, run_branch_batch
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.qlimits import solve_with_q_limits
+from grid_models.solver.sweep import sweep_states
 from grid_models.solver.types import (
     ComplexArray,
     FloatArray,
@@ -200,17 +201,34 @@ def _outage_point(ctx: _Context, contingency: Contingency) -> OperatingPoint:
     return dataclasses.replace(ctx.point, branch_out=(contingency.position,))
 
 
+@dataclass(frozen=True)
+class _Hint:
+    """Where an outage's reactive-limit loop picks up after the batch passes: the state to solve
+    next, the voltages to start from, the states already solved and the passes used."""
+
+    state: IntArray
+    v: ComplexArray
+    visited: tuple[IntArray, ...]
+    passes: int
+
+
 def solve_exact(
     backend: PowerFlowBackend, point: OperatingPoint, *, stage: StageSolve, settings: SolverSettings, hint: _Hint | None = None
 ) -> RawSolution:
     """One outage solved with reactive-limit switching.
 
-    Starts from ``hint`` (the batch's solution and its suggested regulator state) when given,
-    then from the pre-contingency state, then from a DC start.
+    Continues the loop the batch passes started (``hint``) when given, then starts over from the
+    pre-contingency state, then from a DC start.
     """
-    if hint is not None:  # the batch did the first pass: continue the same loop from its result
+    if hint is not None:
         result = solve_with_q_limits(
-            backend, point, initial_state=hint[0], v_init=hint[1], settings=settings, visited=(stage.q_state,), passes_done=1
+            backend,
+            point,
+            initial_state=hint.state,
+            v_init=hint.v,
+            settings=settings,
+            visited=hint.visited,
+            passes_done=hint.passes,
         )
         if result.solution.converged:
             return result.solution
@@ -219,9 +237,6 @@ def solve_exact(
         if result.solution.converged:
             return result.solution
     return result.solution
-
-
-_Hint = tuple[IntArray, ComplexArray]
 
 
 def _exact_row(table: OutageTable, row: int, ctx: _Context, hint: _Hint | None = None) -> None:
@@ -269,20 +284,21 @@ def _batch_rows(
         q_state=ctx.stage.q_state,
         v_init=ctx.stage.solution.v,
         positions=positions,
-        q_tolerance_mvar=ctx.settings.q_tolerance_mvar,
+        settings=ctx.settings,
         threads=options.threads,
     ):
         accepted = chunk.converged & ~chunk.needs_exact  # flows only for these: the others are solved again
-        s_from, s_to = branch_flows(
+        flow_mva = largest_end_flow_mva(
             np.nan_to_num(chunk.v[accepted]), ctx.backend.admittances, prep.branch_from, prep.branch_to, prep.net.sn_mva
         )
-        flow = dict(zip(np.flatnonzero(accepted).tolist(), np.fmax(np.abs(s_from), np.abs(s_to)), strict=True))
+        flow = dict(zip(np.flatnonzero(accepted).tolist(), flow_mva, strict=True))
         for i, position in enumerate(chunk.positions):
             row = int(rows[done + i])
             if accepted[i]:
                 _record(table, row, np.abs(chunk.v[i]), _loading(prep, flow[i], int(position)), ctx, exact=False)
             else:
-                pending[row] = (chunk.suggested_q_state[i], chunk.v[i]) if chunk.converged[i] else None
+                first = _Hint(chunk.suggested_q_state[i], chunk.v[i], (ctx.stage.q_state,), 1)
+                pending[row] = first if chunk.converged[i] else None
         recorded = rows[done : done + len(chunk.positions)][accepted]
         done += len(chunk.positions)
         if check is not None:
@@ -290,6 +306,80 @@ def _batch_rows(
         if stop is not None and len(recorded) and stop(table, recorded):
             return None
     return pending
+
+
+SWEEP_ROWS = 256  # rows per sweep: its inputs are rows x loads and rows x branches
+
+
+def _settled(hint: _Hint, next_state: IntArray) -> bool:
+    """The loop ends at this solve: nothing switches, or it would switch back to a state already
+    solved (a cycle: the solve stands, as in :func:`solve_with_q_limits`)."""
+    seen = {hint.state.tobytes(), *(s.tobytes() for s in hint.visited)}
+    return bool(np.array_equal(next_state, hint.state)) or next_state.tobytes() in seen
+
+
+def _sweep_round(table: OutageTable, pending: dict[int, _Hint | None], rows: list[int], ctx: _Context, threads: int) -> IntArray:
+    """One pass of the reactive-limit loop for ``rows``, all with the same passes used, in sweeps;
+    returns the rows it settled (recorded). Rows a sweep cannot solve keep their hint."""
+    prep, settings = ctx.backend.prepared, ctx.settings
+    passes = next(hint.passes for row in rows if (hint := pending[row]) is not None) + 1
+    settled: list[int] = []
+    for first in range(0, len(rows), SWEEP_ROWS):
+        chunk = rows[first : first + SWEEP_ROWS]
+        hints = [pending[row] for row in chunk]
+        assert all(hint is not None for hint in hints)
+        swept = sweep_states(
+            ctx.backend,
+            ctx.point,
+            positions=np.array([table.contingencies[row].position for row in chunk], dtype=np.int64),
+            states=np.array([hint.state for hint in hints if hint is not None]),
+            stage_state=ctx.stage.q_state,
+            v_init=ctx.stage.solution.v,
+            settings=settings,
+            allow_release=passes < settings.max_q_passes // 2,
+            threads=threads,
+        )
+        for i, (row, hint) in enumerate(zip(chunk, hints, strict=True)):
+            if hint is None or not swept.converged[i]:
+                continue
+            if _settled(hint, swept.next_state[i]):
+                position = table.contingencies[row].position
+                flow = largest_end_flow_mva(
+                    np.nan_to_num(swept.v[i]), ctx.backend.admittances, prep.branch_from, prep.branch_to, prep.net.sn_mva
+                )
+                _record(table, row, np.abs(swept.v[i]), _loading(prep, flow, position), ctx, exact=True)
+                settled.append(row)
+                del pending[row]
+            else:
+                pending[row] = _Hint(swept.next_state[i], swept.v[i], (*hint.visited, hint.state), passes)
+    return np.array(settled, dtype=np.int64)
+
+
+def _sweep_rows(
+    table: OutageTable,
+    pending: dict[int, _Hint | None],
+    ctx: _Context,
+    options: ContingencyOptions,
+    *,
+    check: Callable[[], None] | None,
+    stop: Stop | None,
+) -> bool:
+    """Run the reactive-limit loop of the branch outages the batch flagged in sweeps, one pass per
+    round, while releases are still allowed (the one-by-one path finishes the rest from where the
+    sweeps left each row). Returns False when ``stop`` ended the run."""
+    stuck: set[int] = set()
+    while True:
+        rows = [row for row, hint in pending.items() if hint is not None and row not in stuck]
+        passes = {pending[row].passes for row in rows}  # type: ignore[union-attr]
+        if len(rows) < 2 or max(passes) + 1 >= ctx.settings.max_q_passes // 2:
+            return True
+        before = {row: pending[row] for row in rows}
+        settled = _sweep_round(table, pending, rows, ctx, options.threads)
+        stuck.update(row for row in rows if row in pending and pending[row] is before[row])
+        if check is not None:
+            check()
+        if stop is not None and len(settled) and stop(table, settled):
+            return False
 
 
 def run_contingencies(
@@ -329,6 +419,8 @@ def run_contingencies(
     pending: dict[int, _Hint | None] | None = dict.fromkeys(branch_rows.tolist())
     if use_batch:
         pending = _batch_rows(table, branch_rows, ctx, options, check=check, stop=stop)
+        if pending is not None and not _sweep_rows(table, pending, ctx, options, check=check, stop=stop):
+            pending = None
     if pending is not None:
         pending.update(dict.fromkeys(i for i, c in enumerate(contingencies) if c.kind == "gen"))
         _exact_rows(table, pending, ctx, check=check, stop=stop)

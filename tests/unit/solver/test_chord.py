@@ -67,7 +67,7 @@ def test_chord_batch_converges_where_newton_does_to_the_same_voltages(solved: tu
     positions = np.flatnonzero(backend.prepared.branch_in_service)
     newton_converged, newton_v = _newton_batch(backend, point, base, positions)
     chunks = list(
-        run_branch_batch(backend, point, q_state=base.q_state, v_init=base.solution.v, positions=positions, q_tolerance_mvar=0.01)
+        run_branch_batch(backend, point, q_state=base.q_state, v_init=base.solution.v, positions=positions, settings=SETTINGS)
     )
     converged = np.concatenate([c.converged for c in chunks])
     v = np.concatenate([c.v for c in chunks])
