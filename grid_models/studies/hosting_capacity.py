@@ -74,7 +74,10 @@ class HostingSearch:
             below = [t for t in self.trials.values() if t.p_mw < p_mw and t.stage.converged]
             previous = max(below, key=lambda t: t.p_mw).stage if below else self.base
             load = stage_load(StageSpec(mw=p_mw), self.params, index=1)
-            stage = solve_stage(self.backend, index=1, load=load, previous=previous, context=self.context, settings=self.settings)
+            with self.backend.chord_solves():  # a trial starts from the solved trial next to it
+                stage = solve_stage(
+                    self.backend, index=1, load=load, previous=previous, context=self.context, settings=self.settings
+                )
             summary = evaluate_stage(self.backend.prepared, stage, self.base, criteria=self.criteria, top_branches=0)
             self.trials[p_mw] = Trial(p_mw, stage, summary)
         return self.trials[p_mw]
