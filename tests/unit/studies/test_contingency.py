@@ -20,7 +20,7 @@ from grid_models.solver.reference import PandapowerBackend
 from grid_models.solver.sweep import sweep_states
 from grid_models.solver.types import OperatingPoint, SolverSettings
 from grid_models.spec import ContingencyOptions, InitialVoltage, StudyAreaMode, StudyAreaOptions, StudySpec
-from grid_models.studies import contingency as contingency_module
+from grid_models.studies import limit_passes
 from grid_models.studies.contingency import (
     Contingency,
     OutageTable,
@@ -119,13 +119,26 @@ def test_sweep_passes_give_the_one_by_one_results(catalog_grid: Callable[[str], 
         rounds.append(int(swept.converged.sum()))
         return swept
 
-    monkeypatch.setattr(contingency_module, "sweep_states", counting)
+    monkeypatch.setattr(limit_passes, "sweep_states", counting)
     fast, slow = _run(case), _run(case, batch=False)
     assert len(rounds) >= 2 and sum(rounds) > 50  # several sweeps, many rows
     np.testing.assert_array_equal(fast.converged, slow.converged)
     np.testing.assert_array_equal(np.isnan(fast.vm_pu), np.isnan(slow.vm_pu))
     assert np.nanmax(np.abs(fast.vm_pu - slow.vm_pu)) <= 1e-6
     assert np.nanmax(np.abs(fast.loading_percent - slow.loading_percent)) <= 1e-3
+
+
+def test_a_sweep_lightsim2grid_refuses_leaves_its_rows_to_the_one_by_one_path(
+    clinton: Case, clinton_table: OutageTable, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(*args: Any, **keywords: Any) -> Any:
+        raise RuntimeError("remote voltage control is not supported")
+
+    monkeypatch.setattr(limit_passes, "sweep_states", refuse)
+    table = _run(clinton)
+    assert "sweep_failed" in caplog.text
+    np.testing.assert_array_equal(table.converged, clinton_table.converged)
+    assert np.nanmax(np.abs(table.vm_pu - clinton_table.vm_pu)) <= 1e-6
 
 
 def test_outages_match_plain_pandapower(clinton: Case, clinton_table: OutageTable) -> None:
@@ -242,12 +255,10 @@ def test_study_reports_n1_with_attribution(catalog_grid: Callable[[str], Grid]) 
 
 def test_a_raising_check_stops_the_run_after_the_first_batch_chunk(clinton: Case, monkeypatch: pytest.MonkeyPatch) -> None:
     """The check runs after the batch, before any one-by-one solve (the generator outages here)."""
-    import grid_models.studies.contingency as module
-
     def no_exact_solve(*args: object, **kwargs: object) -> None:
         raise AssertionError("an exact solve ran before the first check")
 
-    monkeypatch.setattr(module, "_exact_row", no_exact_solve)
+    monkeypatch.setattr(limit_passes, "_exact_row", no_exact_solve)
     calls = 0
 
     class Stop(Exception):
