@@ -54,7 +54,7 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and not multiprocessing.current_process().daemon
 
 
-# Two slices per process: on the Memphis example 4 slices (one per stage) took 137-161 s, 8 took
+# Two slices per process: on the Memphis example (before the sweep passes) 4 slices took 137-161 s, 8 took
 # 174 s and 16 (heaviest first) 164 s on this 2-core machine; finer slices only moved the progress bar more often
 SLICES_PER_PROCESS = 2
 

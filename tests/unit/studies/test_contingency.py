@@ -255,6 +255,7 @@ def test_study_reports_n1_with_attribution(catalog_grid: Callable[[str], Grid]) 
 
 def test_a_raising_check_stops_the_run_after_the_first_batch_chunk(clinton: Case, monkeypatch: pytest.MonkeyPatch) -> None:
     """The check runs after the batch, before any one-by-one solve (the generator outages here)."""
+
     def no_exact_solve(*args: object, **kwargs: object) -> None:
         raise AssertionError("an exact solve ran before the first check")
 
