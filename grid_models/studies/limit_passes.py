@@ -18,7 +18,7 @@ import numpy as np
 
 from grid_models.solver.batch import largest_end_flow_mva
 from grid_models.solver.qlimits import solve_with_q_limits
-from grid_models.solver.sweep import sweep_states
+from grid_models.solver.sweep import SweepRows, sweep_states
 from grid_models.solver.types import ComplexArray, IntArray, OperatingPoint, PowerFlowBackend, RawSolution, SolverSettings
 from grid_models.spec import ContingencyOptions
 from grid_models.studies.evaluation import branch_flow_mva
@@ -106,13 +106,42 @@ def _settled(hint: Hint, next_state: IntArray) -> bool:
     return bool(np.array_equal(next_state, hint.state)) or next_state.tobytes() in seen
 
 
+def _take(
+    table: OutageTable, pending: dict[int, Hint | None], chunk: list[int], swept: SweepRows, *, ctx: OutageContext, passes: int
+) -> list[int]:
+    """Record the rows a sweep settled (returned) and move the others on to their next state."""
+    prep = ctx.backend.prepared
+    settled: list[int] = []
+    for i, row in enumerate(chunk):
+        hint = pending[row]
+        if hint is None or not swept.converged[i]:
+            continue
+        if _settled(hint, swept.next_state[i]):
+            flow = largest_end_flow_mva(
+                np.nan_to_num(swept.v[i]), ctx.backend.admittances, prep.branch_from, prep.branch_to, prep.net.sn_mva
+            )
+            position = table.contingencies[row].position
+            record_row(table, row, np.abs(swept.v[i]), loading_percent(prep, flow, position), ctx, exact=True)
+            settled.append(row)
+            del pending[row]
+        else:
+            pending[row] = Hint(swept.next_state[i], swept.v[i], (*hint.visited, hint.state), passes)
+    return settled
+
+
 def _sweep_round(
-    table: OutageTable, pending: dict[int, Hint | None], rows: list[int], ctx: OutageContext, threads: int
+    table: OutageTable,
+    pending: dict[int, Hint | None],
+    rows: list[int],
+    ctx: OutageContext,
+    *,
+    threads: int,
+    check: Callable[[], None] | None,
 ) -> tuple[IntArray, bool]:
     """One pass of the reactive-limit loop for ``rows``, all with the same passes used, in sweeps;
     returns the rows it settled (recorded) and whether the sweeps ran (False: lightsim2grid
     refused one). Rows a sweep cannot solve keep their hint."""
-    prep, settings = ctx.backend.prepared, ctx.settings
+    settings = ctx.settings
     passes = next(hint.passes for row in rows if (hint := pending[row]) is not None) + 1
     settled: list[int] = []
     for first in range(0, len(rows), SWEEP_ROWS):
@@ -134,19 +163,9 @@ def _sweep_round(
         except (RuntimeError, ValueError) as exc:  # a grid the sweep cannot express: one by one instead
             logger.warning("sweep_failed rows=%d error=%s; solving them one by one", len(chunk), exc)
             return np.array(settled, dtype=np.int64), False
-        for i, (row, hint) in enumerate(zip(chunk, hints, strict=True)):
-            if hint is None or not swept.converged[i]:
-                continue
-            if _settled(hint, swept.next_state[i]):
-                position = table.contingencies[row].position
-                flow = largest_end_flow_mva(
-                    np.nan_to_num(swept.v[i]), ctx.backend.admittances, prep.branch_from, prep.branch_to, prep.net.sn_mva
-                )
-                record_row(table, row, np.abs(swept.v[i]), loading_percent(prep, flow, position), ctx, exact=True)
-                settled.append(row)
-                del pending[row]
-            else:
-                pending[row] = Hint(swept.next_state[i], swept.v[i], (*hint.visited, hint.state), passes)
+        settled.extend(_take(table, pending, chunk, swept, ctx=ctx, passes=passes))
+        if check is not None:  # a chunk of a large grid takes tens of seconds: let a cancel in
+            check()
     return np.array(settled, dtype=np.int64), True
 
 
@@ -169,10 +188,8 @@ def sweep_rows(
         if len(rows) < 2 or max(passes) + 1 >= ctx.settings.max_q_passes // 2:
             return True
         before = {row: pending[row] for row in rows}
-        settled, ran = _sweep_round(table, pending, rows, ctx, options.threads)
+        settled, ran = _sweep_round(table, pending, rows, ctx, threads=options.threads, check=check)
         stuck.update(row for row in rows if row in pending and pending[row] is before[row])
-        if check is not None:
-            check()
         if stop is not None and len(settled) and stop(table, settled):
             return False
         if not ran:
