@@ -109,20 +109,26 @@ def test_batch_and_one_by_one_paths_give_the_same_results(clinton: Case, clinton
 
 def test_sweep_passes_give_the_one_by_one_results(catalog_grid: Callable[[str], Grid], monkeypatch: pytest.MonkeyPatch) -> None:
     """On activsg2000 many outages move reactive limits: the batch path settles them in sweeps
-    (one analysis for many rows, several passes) and must land where one-by-one loops land."""
+    (one analysis for many rows, several passes) and must land where one-by-one loops land, also
+    for outages that cut buses off (200 of the 500 here)."""
     case = _case(catalog_grid("activsg2000"), "ABILENE 1 0", 300.0)
-    case = dataclasses.replace(case, contingencies=[c for c in case.contingencies if c.kind != "gen"][:500])
-    rounds: list[int] = []
+    branches = [c for c in case.contingencies if c.kind != "gen"]
+    cuts = [c for c in branches if case.backend.islands.islanded((c.position,)).any()]
+    case = dataclasses.replace(case, contingencies=[c for c in branches if c not in cuts][:300] + cuts[:200])
+    swept: list[np.ndarray] = []
 
-    def counting(*args: Any, **keywords: Any) -> Any:  # the real sweep, counted
-        swept = sweep_states(*args, **keywords)
-        rounds.append(int(swept.converged.sum()))
-        return swept
+    def recording(*args: Any, **keywords: Any) -> Any:  # the real sweep, its rows recorded
+        rows = sweep_states(*args, **keywords)
+        swept.append(keywords["positions"][rows.converged])
+        return rows
 
-    monkeypatch.setattr(limit_passes, "sweep_states", counting)
+    monkeypatch.setattr(limit_passes, "sweep_states", recording)
     fast, slow = _run(case), _run(case, batch=False)
-    assert len(rounds) >= 2 and sum(rounds) > 50  # several sweeps, many rows
+    swept_positions = set(np.concatenate(swept).tolist())
+    assert len(swept) >= 3 and len(swept_positions) > 100  # several sweeps, many rows
+    assert len(swept_positions & {c.position for c in cuts[:200]}) > 50
     np.testing.assert_array_equal(fast.converged, slow.converged)
+    np.testing.assert_array_equal(fast.islanded_buses, slow.islanded_buses)
     np.testing.assert_array_equal(np.isnan(fast.vm_pu), np.isnan(slow.vm_pu))
     assert np.nanmax(np.abs(fast.vm_pu - slow.vm_pu)) <= 1e-6
     assert np.nanmax(np.abs(fast.loading_percent - slow.loading_percent)) <= 1e-3
