@@ -25,7 +25,7 @@ def _grid_table(result: StudyResult) -> Table | None:
         table.add_column(column, justify="left" if column in ("stage", "method", "added mix (MW)") else "right")
     for stage in grid.stages:
         for number, method in enumerate(stage.methods):
-            mix = ", ".join(f"{fuel} {mw:+,.0f}" for fuel, mw in method.by_fuel_mw.items() if abs(mw) >= 0.5)
+            mix = method.mix_text(unit="", nothing="")
             tons = {p.value: v for p, v in method.added_tpy.items()}
             marginal = {p.value: v for p, v in method.marginal_lb_per_mwh.items()}
             water = (

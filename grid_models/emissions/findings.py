@@ -12,14 +12,11 @@ def _main(stage_methods: list[MethodEmissions], name: str) -> MethodEmissions:
     return next(m for m in stage_methods if m.method == name)
 
 
-def _mix(method: MethodEmissions) -> str:
-    return ", ".join(f"{fuel} {mw:+,.0f} MW" for fuel, mw in method.by_fuel_mw.items() if abs(mw) >= 0.5) or "no unit moved"
-
-
 def _emission_finding(result: GridSupplyResult, stage: GridSupplyStage) -> Finding:
     main = _main(stage.methods, result.main_method)
     tons = main.added_tpy
     low, high = stage.gas_range_nox_tpy
+    marginal = main.marginal_lb_per_mwh[Pollutant.CO2]
     return Finding(
         severity=Severity.INFO,
         category="emissions",
@@ -27,7 +24,7 @@ def _emission_finding(result: GridSupplyResult, stage: GridSupplyStage) -> Findi
         stage=stage.stage,
         what=f"{stage.stage}, {stage.facility_p_mw:,.0f} MW: grid supply adds CO2 {tons[Pollutant.CO2]:,.0f} t/yr, "
         f"NOx {tons[Pollutant.NOX]:,.0f} tpy (gas as CC..CT: {low:,.0f}..{high:,.0f}), SO2 {tons[Pollutant.SO2]:,.0f} tpy "
-        f"({result.main_method.replace('_', ' ')}: {_mix(main)}); marginal CO2 {main.marginal_lb_per_mwh[Pollutant.CO2]:,.0f} "
+        f"({result.main_method.replace('_', ' ')}: {main.mix_text()}); marginal CO2 {marginal:,.0f} "
         f"lb/MWh vs eGRID {result.egrid_subregion} non-baseload {result.egrid_nonbaseload_lb_per_mwh:,.1f} and average "
         f"{result.egrid_average_lb_per_mwh:,.1f} lb/MWh",
         where="grid supply",

@@ -138,6 +138,11 @@ class MethodEmissions(BaseModel):
     congested_branches: list[str] = Field(default_factory=list, description="DC OPF: branches at their limit")
     unserved_mw: float = 0.0
 
+    def mix_text(self, *, unit: str = " MW", nothing: str = "no unit moved") -> str:
+        """The added generation by fuel, e.g. ``gas +120 MW, coal +30 MW`` (fuels under 0.5 MW left out)."""
+        moved = [f"{fuel} {mw:+,.0f}{unit}" for fuel, mw in self.by_fuel_mw.items() if abs(mw) >= 0.5]
+        return ", ".join(moved) or nothing
+
 
 class WaterStage(BaseModel):
     """Water of one stage: on site (WUE x IT energy) and upstream (the generation serving it)."""

@@ -121,3 +121,10 @@ def test_options_change_what_they_say(plan: StudyPlan, result: GridSupplyResult)
     assert merit.added_tpy[Pollutant.CO2] == pytest.approx(expected_co2, rel=1e-9)
     assert merit.added_tpy[Pollutant.NOX] < reference.added_tpy[Pollutant.NOX]
     assert any("load factor 0.5" in line for line in lignite.assumptions)
+
+
+def test_mix_text_lists_the_fuels_that_moved(result: GridSupplyResult) -> None:
+    method = result.stages[-1].methods[0].model_copy(update={"by_fuel_mw": {"ng": 120.4, "coal": -30.0, "wind": 0.2}})
+    assert method.mix_text() == "ng +120 MW, coal -30 MW"
+    assert method.mix_text(unit="", nothing="") == "ng +120, coal -30"
+    assert method.model_copy(update={"by_fuel_mw": {"ng": 0.1}}).mix_text() == "no unit moved"
