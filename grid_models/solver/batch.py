@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from grid_models.solver.lightsim import BranchAdmittances, LightSimBackend, chord_config
+from grid_models.solver.lightsim import BranchAdmittances, LightSimBackend, chord_config, newton_config
 from grid_models.solver.types import (
     Q_AT_MAX,
     Q_AT_MIN,
@@ -81,9 +81,11 @@ def switched_states(
     :func:`grid_models.solver.qlimits.next_q_state` read off a batch's results: a free regulator
     lightsim2grid reports beyond its capability (LOW_Q / HIGH_Q on its bus) by more than the
     tolerance is pinned; a pinned one whose voltage moved to the side of its set-point where it
-    needs less than its limit is released."""
+    needs less than its limit is released. Nothing switches when ``settings.enforce_q_limits`` is off."""
     import lightsim2grid.lightsim2grid_cpp as ls
 
+    if not settings.enforce_q_limits:
+        return states.copy()
     prep = backend.prepared
     movable = ~prep.group_is_slack & ~prep.group_fixed_q
     group_of_bus = np.full(prep.n_bus, -1, dtype=np.int64)
@@ -116,8 +118,7 @@ def _new_analysis(backend: LightSimBackend, threads: int, *, chord: bool) -> Any
     import lightsim2grid.lightsim2grid_cpp as ls
 
     analysis = ls.ContingencyAnalysisCPP(backend.grid.copy(), False)
-    if chord:
-        analysis.set_algo_config(chord_config(backend.grid))
+    analysis.set_algo_config(chord_config(backend.grid) if chord else newton_config(backend.grid))
     analysis.nb_thread = threads
     analysis.handle_disconnected_grid = True
     analysis.compute_physical_violations = True
@@ -193,7 +194,12 @@ def run_branch_batch(
         chunk = positions[first : first + chunk_rows]
         solved = analyses.solve(chunk, start)
         states = switched_states(
-            backend, np.tile(q_state, (len(chunk), 1)), solved.v, solved.physical, settings=settings, allow_release=True
+            backend,
+            np.tile(q_state, (len(chunk), 1)),
+            solved.v,
+            solved.physical,
+            settings=settings,
+            allow_release=settings.max_q_passes // 2 > 1,  # the first pass, as in solve_with_q_limits
         )
         trouble = (states != q_state).any(axis=1)
         yield BatchChunk(

@@ -32,7 +32,7 @@ from grid_models.solver.types import (
     SolverSettings,
 )
 
-__all__ = ["BranchAdmittances", "LightSimBackend", "build_lsgrid", "chord_config"]
+__all__ = ["BranchAdmittances", "LightSimBackend", "build_lsgrid", "chord_config", "newton_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,15 @@ def build_lsgrid(prepared: PreparedNetwork) -> Any:
             raise SolverError(f"lightsim2grid cannot build this grid: {exc}") from exc
 
 
+def _algorithm_config(grid: Any, policy_name: str) -> Any:
+    import lightsim2grid.lightsim2grid_cpp as ls
+
+    algorithm = ls.NR_KLU() if ls.klu_solver_available else ls.NR_SparseLU()
+    algorithm.set_config(grid.get_ac_algo_config())
+    algorithm.set_refactor_policy(getattr(ls.RefactorPolicyType, policy_name))
+    return algorithm.get_config()
+
+
 def chord_config(grid: Any) -> Any:
     """The grid's AC algorithm settings with the chord policy: the Jacobian of a solve's first
     iteration is factorised once and reused by every later iteration.
@@ -76,12 +85,12 @@ def chord_config(grid: Any) -> Any:
     batch of all branch outages takes about half the time; chord also fails on some outages that
     Newton solves (a few in a thousand), so callers solve those again with Newton.
     """
-    import lightsim2grid.lightsim2grid_cpp as ls
+    return _algorithm_config(grid, "Chord")
 
-    algorithm = ls.NR_KLU() if ls.klu_solver_available else ls.NR_SparseLU()
-    algorithm.set_config(grid.get_ac_algo_config())
-    algorithm.set_refactor_policy(ls.RefactorPolicyType.Chord)
-    return algorithm.get_config()
+
+def newton_config(grid: Any) -> Any:
+    """The grid's AC algorithm settings with full Newton-Raphson (a refactorisation every iteration)."""
+    return _algorithm_config(grid, "AlwaysRefactor")
 
 
 def angle_reference(prepared: PreparedNetwork, v: ComplexArray) -> int:
@@ -220,7 +229,11 @@ class LightSimBackend:
         if v_init is not None:
             return np.nan_to_num(np.array(v_init, dtype=np.complex128), nan=1.0)
         flat = np.ones(self.prepared.n_bus, dtype=np.complex128)
-        v_dc = grid.dc_pf(flat.copy(), self.settings.max_iterations, self.settings.tolerance_pu)
+        try:
+            v_dc = grid.dc_pf(flat.copy(), self.settings.max_iterations, self.settings.tolerance_pu)
+        except RuntimeError as exc:  # e.g. the outage of the only slack machine: the AC solve reports it
+            logger.debug("lightsim2grid_dc_pf_error error=%s", exc)
+            v_dc = np.zeros(0, dtype=np.complex128)
         if len(v_dc) == 0:
             return flat
         vm = np.ones(self.prepared.n_bus)
@@ -245,8 +258,12 @@ class LightSimBackend:
     def chord_solves(self) -> Iterator[None]:
         """Within the block, solves use the chord policy (see :func:`chord_config`) and fall
         back to Newton-Raphson when chord does not converge: same answers, fewer factorisations.
-        Meant for solves that start next to their solution (outages from the solved stage)."""
-        self._newton = self.grid.get_ac_algo_config()
+        Meant for solves that start next to their solution (outages from the solved stage).
+        Blocks may nest; the outermost one restores Newton-Raphson."""
+        if self._newton is not None:
+            yield
+            return
+        self._newton = newton_config(self.grid)
         self.grid.set_ac_algo_config(chord_config(self.grid))
         try:
             yield

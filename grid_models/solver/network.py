@@ -181,16 +181,25 @@ def _groups(gen: pd.DataFrame, gen_bus: IntArray) -> dict[str, object]:
     }
 
 
+def _finite(value: object, default: float) -> float:
+    number = float(value) if isinstance(value, (int, float, np.number)) else np.nan
+    return number if np.isfinite(number) else default
+
+
 def _ext_grids_to_gens(work: pp.pandapowerNet) -> None:
     """Turn in-service ext_grids into slack generators (the engine models one slack machine)."""
     ext = work.ext_grid[work.ext_grid.in_service.astype(bool)]
     for _, row in ext.iterrows():
+        slack = not bool(work.gen.slack.any())
         index = pp.create_gen(
             work,
             int(row.bus),
             p_mw=0.0,
             vm_pu=float(row.vm_pu),
-            slack=not bool(work.gen.slack.any()),
+            slack=slack,
+            slack_weight=1.0 if slack else 0.0,
+            max_p_mw=_finite(row.get("max_p_mw", np.nan), np.inf),
+            min_p_mw=_finite(row.get("min_p_mw", np.nan), -np.inf),
             min_q_mvar=float(row.get("min_q_mvar", np.nan)) if np.isfinite(row.get("min_q_mvar", np.nan)) else -1e9,
             max_q_mvar=float(row.get("max_q_mvar", np.nan)) if np.isfinite(row.get("max_q_mvar", np.nan)) else 1e9,
             name=f"ext_grid {row.name}",
@@ -234,6 +243,8 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
     pp_toolbox.reindex_buses(work, dict(zip(bus_ids.tolist(), range(len(bus_ids)), strict=True)))
     group_bus = groups["group_bus"]
     assert isinstance(group_bus, np.ndarray)
+    for table in ("load", "sgen"):  # lightsim2grid addresses loads and sgens by position: make labels positions
+        pp_toolbox.reindex_elements(work, table, new_indices=np.arange(len(work[table])))
     sgen_index = pp.create_sgens(work, group_bus, p_mw=0.0, q_mvar=0.0, name="gridimpact q-limit")
     facility = pp.create_load(work, 0, p_mw=0.0, q_mvar=0.0, name=FACILITY_LOAD_NAME)
     load_index = pp.create_loads(work, group_bus, p_mw=0.0, q_mvar=0.0, name="gridimpact q-limit")

@@ -90,7 +90,7 @@ def next_q_state(
     qmin, qmax, fixed = group_reactive_limits(prepared, gen_out)
     new = state.copy()
     free = state == Q_FREE
-    movable = ~prepared.group_is_slack & ~fixed
+    movable = ~prepared.group_is_slack & ~fixed & np.isfinite(vm_pu[prepared.group_bus])  # not on buses cut off
     tol = settings.q_tolerance_mvar
     with np.errstate(invalid="ignore"):
         new[free & movable & (q_group_mvar > qmax + tol)] = Q_AT_MAX

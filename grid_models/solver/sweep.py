@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from grid_models.solver.batch import BoolArray, Violations, switched_states, violation_rows
-from grid_models.solver.lightsim import LightSimBackend, chord_config, group_limits
+from grid_models.solver.lightsim import LightSimBackend, chord_config, group_limits, newton_config
 from grid_models.solver.types import Q_FREE, ComplexArray, FloatArray, IntArray, OperatingPoint, SolverSettings
 
 __all__ = ["SweepRows", "sweep_states"]
@@ -81,8 +81,7 @@ def _new_sweep(grid: Any, threads: int, *, chord: bool) -> Any:
     import lightsim2grid.lightsim2grid_cpp as ls
 
     sweep = ls.ScenarioSweepCPP(grid)
-    if chord:
-        sweep.set_algo_config(chord_config(grid))
+    sweep.set_algo_config(chord_config(grid) if chord else newton_config(grid))
     sweep.nb_thread = threads
     sweep.handle_disconnected_grid = True
     sweep.compute_physical_violations = True

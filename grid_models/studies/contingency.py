@@ -70,7 +70,14 @@ def build_contingencies(prepared: PreparedNetwork, area: StudyArea, options: Con
 
 
 def response_weights(prepared: PreparedNetwork, gen_p_mw: FloatArray, eligible: BoolArray) -> FloatArray:
-    """Post-contingency participation: headroom of the eligible units (their Pmax if none has headroom)."""
+    """Post-contingency participation: headroom of the eligible units (their Pmax if none has headroom).
+
+    Units without an upper limit (an external grid converted to a generator) take all of it, in
+    equal shares: the limit of sharing in proportion to headroom when theirs is unbounded.
+    """
+    unlimited = eligible & np.isposinf(prepared.gen_pmax_mw)
+    if unlimited.any():
+        return np.asarray(unlimited, dtype=np.float64)
     headroom = np.where(eligible, np.clip(prepared.gen_pmax_mw - gen_p_mw, 0.0, None), 0.0)
     headroom = np.nan_to_num(headroom, posinf=0.0)
     if headroom.sum() <= 0:

@@ -137,17 +137,17 @@ def _sweep_round(
     *,
     threads: int,
     check: Callable[[], None] | None,
-) -> tuple[IntArray, bool]:
-    """One pass of the reactive-limit loop for ``rows``, all with the same passes used, in sweeps;
-    returns the rows it settled (recorded) and whether the sweeps ran (False: lightsim2grid
-    refused one). Rows a sweep cannot solve keep their hint."""
+    stop: Stop | None,
+) -> str:
+    """One pass of the reactive-limit loop for ``rows``, all with the same passes used, in sweeps
+    of ``SWEEP_ROWS``. Returns ``"done"``, ``"stopped"`` (``stop`` ended the run) or ``"refused"``
+    (lightsim2grid refused a sweep: the rest goes one by one). Rows a sweep cannot solve keep
+    their hint."""
     settings = ctx.settings
     passes = next(hint.passes for row in rows if (hint := pending[row]) is not None) + 1
-    settled: list[int] = []
     for first in range(0, len(rows), SWEEP_ROWS):
         chunk = rows[first : first + SWEEP_ROWS]
         hints = [pending[row] for row in chunk]
-        assert all(hint is not None for hint in hints)
         try:
             swept = sweep_states(
                 ctx.backend,
@@ -160,13 +160,15 @@ def _sweep_round(
                 allow_release=passes < settings.max_q_passes // 2,
                 threads=threads,
             )
-        except (RuntimeError, ValueError) as exc:  # a grid the sweep cannot express: one by one instead
+        except (RuntimeError, ValueError, IndexError) as exc:  # a grid the sweep cannot express: one by one instead
             logger.warning("sweep_failed rows=%d error=%s; solving them one by one", len(chunk), exc)
-            return np.array(settled, dtype=np.int64), False
-        settled.extend(_take(table, pending, chunk, swept, ctx=ctx, passes=passes))
+            return "refused"
+        settled = _take(table, pending, chunk, swept, ctx=ctx, passes=passes)
         if check is not None:  # a chunk of a large grid takes tens of seconds: let a cancel in
             check()
-    return np.array(settled, dtype=np.int64), True
+        if stop is not None and settled and stop(table, np.array(settled, dtype=np.int64)):
+            return "stopped"
+    return "done"
 
 
 def sweep_rows(
@@ -188,9 +190,7 @@ def sweep_rows(
         if len(rows) < 2 or max(passes) + 1 >= ctx.settings.max_q_passes // 2:
             return True
         before = {row: pending[row] for row in rows}
-        settled, ran = _sweep_round(table, pending, rows, ctx, threads=options.threads, check=check)
+        outcome = _sweep_round(table, pending, rows, ctx, threads=options.threads, check=check, stop=stop)
         stuck.update(row for row in rows if row in pending and pending[row] is before[row])
-        if stop is not None and len(settled) and stop(table, settled):
-            return False
-        if not ran:
-            return True
+        if outcome != "done":
+            return outcome == "refused"

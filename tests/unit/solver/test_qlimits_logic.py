@@ -47,3 +47,30 @@ def test_tolerance_band_does_not_pin() -> None:
         _groups(), state=np.zeros(5, dtype=np.int64), q_group_mvar=q, vm_pu=np.ones(5), settings=settings, allow_release=True
     )  # type: ignore[arg-type]
     np.testing.assert_array_equal(new[1:3], [Q_FREE, Q_FREE])
+
+
+def test_a_regulator_on_buses_cut_off_is_not_switched() -> None:
+    """An outage that islands a regulator leaves its bus without voltage (NaN) and its output at
+    zero: a range that excludes zero must not pin it (the batch's checks skip such buses too)."""
+    groups = _groups()
+    groups.group_qmin_mvar = np.array([-100.0, 5.0, -50.0, 10.0, -20.0])  # group 1 cannot be at 0 MVAr
+    vm = np.array([1.0, np.nan, 1.0, 1.0, 1.0])
+    new = next_q_state(
+        groups,
+        state=np.zeros(5, dtype=np.int64),
+        q_group_mvar=np.zeros(5),
+        vm_pu=vm,
+        settings=SolverSettings(),
+        allow_release=True,
+    )  # type: ignore[arg-type]
+    assert new[1] == Q_FREE
+    vm[1] = 1.0
+    pinned = next_q_state(
+        groups,
+        state=np.zeros(5, dtype=np.int64),
+        q_group_mvar=np.zeros(5),
+        vm_pu=vm,
+        settings=SolverSettings(),
+        allow_release=True,
+    )  # type: ignore[arg-type]
+    assert pinned[1] == Q_AT_MIN

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandapower as pp
+import pandapower.networks
 import pytest
 
 from grid_models.analysis_results import ContingencyAnalysisResult, ContingencyStatus
@@ -145,6 +147,60 @@ def test_a_sweep_lightsim2grid_refuses_leaves_its_rows_to_the_one_by_one_path(
     assert "sweep_failed" in caplog.text
     np.testing.assert_array_equal(table.converged, clinton_table.converged)
     assert np.nanmax(np.abs(table.vm_pu - clinton_table.vm_pu)) <= 1e-6
+
+
+def test_with_reactive_limits_off_no_path_switches_a_regulator(catalog_grid: Callable[[str], Grid]) -> None:
+    """``enforce_q_limits: false``: the batch must not flag rows for switching (the one-by-one
+    loop never switches), so both paths give the same answer."""
+    settings = SolverSettings(enforce_q_limits=False)
+    prepared = prepare_network(catalog_grid("activsg200").net)
+    backend = LightSimBackend(prepared, settings)
+    base = solve_base_case(backend, poi=0, initial=InitialVoltage.AUTO, settings=settings)
+    eligible = dispatch_context(prepared, base, DispatchOptions()).eligible
+    options = ContingencyOptions(generators=False)
+    contingencies = build_contingencies(prepared, StudyArea.whole_grid(prepared), options)
+
+    def run(batch: bool) -> OutageTable:
+        return run_contingencies(
+            backend, stage=base, contingencies=contingencies, eligible=eligible, options=options, settings=settings, batch=batch
+        )
+
+    fast, slow = run(True), run(False)
+    assert not fast.exact.any()  # nothing to switch: every branch outage is settled by the batch
+    np.testing.assert_array_equal(fast.converged, slow.converged)
+    assert np.nanmax(np.abs(fast.vm_pu - slow.vm_pu)) <= 1e-6
+
+
+def test_a_pandapower_net_with_an_external_grid_and_any_load_labels() -> None:
+    """A pandapower case as uploaded: an ext_grid (converted to the slack machine, with its
+    active limits and slack weight), load labels that are not positions (lightsim2grid addresses
+    loads by position). Every outage is settled, the outage of the external grid included."""
+    net = pandapower.networks.case30()
+    net.load.index = net.load.index * 3 + 7
+    prepared = prepare_network(net)
+    assert prepared.gen_pmax_mw[-1] == 80.0  # the ext_grid's max_p_mw
+    backend = LightSimBackend(prepared, SETTINGS)
+    base = solve_base_case(backend, poi=5, initial=InitialVoltage.AUTO, settings=SETTINGS)
+    context = dispatch_context(prepared, base, DispatchOptions())
+    load = stage_load(StageSpec(mw=20.0), FacilityParameters(), index=1)
+    stage = solve_stage(backend, index=1, load=load, previous=base, context=context, settings=SETTINGS)
+    case = Case(
+        backend, stage, context.eligible, build_contingencies(prepared, StudyArea.whole_grid(prepared), ContingencyOptions())
+    )
+    fast, slow = _run(case), _run(case, batch=False)
+    assert fast.converged.sum() >= len(case.contingencies) - 2
+    np.testing.assert_array_equal(fast.converged, slow.converged)
+    assert np.nanmax(np.abs(fast.vm_pu - slow.vm_pu)) <= 1e-6
+    facility_bus_load = prepared.net.load.loc[prepared.facility_load]
+    assert facility_bus_load["name"] == "gridimpact facility"
+
+
+def test_units_without_an_upper_limit_take_the_whole_response() -> None:
+    prepared = SimpleNamespace(gen_pmax_mw=np.array([100.0, np.inf, 50.0]), slack_gen=0)
+    weights = response_weights(prepared, np.array([50.0, 0.0, 10.0]), np.array([True, True, True]))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(weights, [0.0, 1.0, 0.0])
+    finite = response_weights(prepared, np.array([50.0, 0.0, 10.0]), np.array([True, False, True]))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(finite, [50.0, 0.0, 40.0])
 
 
 def test_outages_match_plain_pandapower(clinton: Case, clinton_table: OutageTable) -> None:
