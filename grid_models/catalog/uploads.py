@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import pandapower as pp
 import pandas as pd
 
@@ -91,9 +93,18 @@ def _table(raw: Any, element: str) -> pd.DataFrame:
     return frame.drop(columns=[c for c in ("geo",) if c in frame.columns])
 
 
+# pandapower's naming of numeric columns (limits and quantities with a unit), for columns the
+# empty-net template does not have (e.g. sgen.min_q_mvar): all null, they must still be numbers
+_NUMERIC_NAME = re.compile(r"^(min|max)_|_(mw|mvar|mva|kv|ka|pu|percent|degree|ohm|km|mw_per_mvar)$")
+
+
 def _merge_into(net: pp.pandapowerNet, element: str, frame: pd.DataFrame) -> None:
     template = net[element]
     merged = frame.reindex(columns=list(dict.fromkeys([*template.columns, *frame.columns])))
+    for column in merged.columns[merged.isna().all().to_numpy()]:  # all null (JSON nulls): NaN, not Python objects
+        numeric = column in template.columns and template[column].dtype.kind in "biuf"
+        if numeric or (column not in template.columns and _NUMERIC_NAME.search(str(column))):
+            merged[column] = merged[column].astype(np.float64)
     for column, dtype in template.dtypes.items():
         if column in frame.columns and merged[column].notna().all():
             try:

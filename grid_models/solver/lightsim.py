@@ -62,7 +62,7 @@ def build_lsgrid(prepared: PreparedNetwork) -> Any:
 
         try:
             return init_from_pandapower(prepared.net, pp_orig_file="pandapower_v3")
-        except (RuntimeError, ValueError, IndexError) as exc:
+        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
             raise SolverError(f"lightsim2grid cannot build this grid: {exc}") from exc
 
 

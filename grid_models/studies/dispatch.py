@@ -6,7 +6,9 @@ natural gas and oil; nuclear, wind, solar and hydro keep their schedule) and to 
 
 - ``participation``: each unit takes a share proportional to its headroom (``Pmax - P`` for an
   increase, ``P - Pmin`` for a decrease). Units reach their limit together, so no unit is pushed
-  past Pmax while the group has headroom.
+  past Pmax while the group has headroom. Eligible units without the limit in question (an
+  uploaded net's external grid has no ``max_p_mw``) take the whole change: the limit of sharing
+  by headroom when theirs is unbounded.
 - ``merit_order``: the cheapest energy first, by marginal cost ``2 c2 P + c1`` from ``gencost``,
   filled in blocks of at most 10 MW so quadratic costs are followed closely.
 
@@ -112,7 +114,10 @@ def share_change(
     if delta_mw == 0.0:
         return DispatchShare(np.zeros_like(p_mw), 0.0)
     headroom = np.clip((pmax_mw - p_mw) if delta_mw > 0 else (p_mw - pmin_mw), 0.0, None)
-    room = np.where(eligible & np.isfinite(headroom), headroom, 0.0)
+    unlimited = eligible & np.isposinf(headroom)  # e.g. an uploaded net's external grid
+    if rule is DispatchRule.PARTICIPATION and unlimited.any():  # sharing by headroom, in the limit
+        return DispatchShare(np.asarray(unlimited * (delta_mw / unlimited.sum()), dtype=np.float64), 0.0)
+    room = np.where(unlimited, abs(delta_mw), np.where(eligible & np.isfinite(headroom), headroom, 0.0))
     if rule is DispatchRule.MERIT_ORDER:
         return _merit_order(delta_mw, room, p_mw, cost)
     return _participation(delta_mw, room)

@@ -33,6 +33,9 @@ def _trip_point(stage: StageSolve, context: DispatchContext, backend: LightSimBa
     prep = backend.prepared
     gen_p = stage.solution.gen_p_mw
     footroom = np.where(context.eligible, np.clip(gen_p - prep.gen_pmin_mw, 0.0, None), 0.0)
+    unlimited = np.isposinf(footroom)  # no lower limit (an uploaded net's external grid): it takes it all
+    if unlimited.any():
+        footroom = unlimited.astype(np.float64)
     if footroom.sum() <= 0:
         footroom = np.zeros_like(gen_p)
         footroom[prep.slack_gen] = 1.0

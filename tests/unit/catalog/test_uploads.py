@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
 import pytest
@@ -136,3 +137,35 @@ def test_dangling_reference_and_island() -> None:
 )
 def test_bad_matpower_cases(edit, fragment: str) -> None:  # type: ignore[no-untyped-def]
     assert any(fragment in issue for issue in _issues(edit(CASE3).encode(), filename="bad.m"))
+
+
+def test_pandapower_case14_with_all_null_columns_runs_a_study() -> None:
+    """pandapower writes all-null columns (case14's trafo.tap_step_degree, sgen q limits) as JSON
+    nulls; they must come back as NaN numbers, not Python objects lightsim2grid cannot read."""
+    net = pn.case14()
+    pp.create_sgen(net, 4, p_mw=5.0)
+    net.sgen["min_q_mvar"], net.sgen["max_q_mvar"] = np.nan, np.nan
+    grid = load_upload(pp.to_json(net).encode(), grid_id="case14", filename="case14.json")
+    assert grid.net.trafo.tap_step_degree.dtype.kind == "f" and grid.net.sgen.max_q_mvar.dtype.kind == "f"
+    assert grid.net.load.name.dtype == object  # names stay text
+    spec = StudySpec.model_validate({"grid": {"upload_id": "case14"}, "site": {"bus": 8}, "stages": [{"mw": 10}]})
+    result = run_study(spec, grid)
+    assert all(stage.converged for stage in result.stages)
+
+
+def test_an_external_grid_without_active_limits_serves_the_facility() -> None:
+    """An ext_grid usually has no max_p_mw: as the only dispatchable source it takes the whole
+    demand (and the whole trip in the load-loss event), it is not 'out of headroom'."""
+    net = pp.create_empty_network()
+    source, sink = pp.create_bus(net, 110), pp.create_bus(net, 110)
+    pp.create_ext_grid(net, source)
+    pp.create_line_from_parameters(net, source, sink, 10, 0.1, 0.4, 10, 0.5)
+    pp.create_load(net, sink, p_mw=5.0)
+    grid = load_upload(pp.to_json(net).encode(), grid_id="two-bus", filename="two-bus.json")
+    spec = StudySpec.model_validate(
+        {"grid": {"upload_id": "two-bus"}, "site": {"bus": 1}, "stages": [{"mw": 10}], "analyses": {"load_loss": {}}}
+    )
+    result = run_study(spec, grid)
+    assert result.stages[0].unserved_mw == 0.0
+    assert result.stages[0].delta_generation_mw == pytest.approx(10 + result.stages[0].delta_losses_mw, abs=0.01)
+    assert result.load_loss is not None and all(stage.converged for stage in result.load_loss.stages)
