@@ -116,6 +116,7 @@ class LightSimBackend:
         self.settings = settings or SolverSettings()
         self.grid = build_lsgrid(prepared)
         self.islands = IslandFinder(prepared)
+        self._bus_off = ~prepared.net.bus.in_service.to_numpy(dtype=bool)
         self._n_lines = len(prepared.net.line)
         n_gen, n_group = len(prepared.gen_ids), len(prepared.group_bus)
         self._gen_p = prepared.gen_p_mw.copy()
@@ -295,6 +296,7 @@ class LightSimBackend:
         self, grid: Any, point: OperatingPoint, v: ComplexArray, iterations: int, cut_off: np.ndarray | None
     ) -> RawSolution:
         prep = self.prepared
+        v = np.where(self._bus_off, np.nan, v)  # an out-of-service bus has no voltage
         if cut_off is not None:
             v = np.where(cut_off, np.nan, v)
         v = v * np.exp(-1j * np.angle(v[angle_reference(prep, v)]))

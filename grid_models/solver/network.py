@@ -224,6 +224,31 @@ def _check_slack(gen: pd.DataFrame) -> None:
         )
 
 
+_BUS_COLUMNS = {
+    "load": ("bus",),
+    "sgen": ("bus",),
+    "gen": ("bus",),
+    "ext_grid": ("bus",),
+    "shunt": ("bus",),
+    "line": ("from_bus", "to_bus"),
+    "trafo": ("hv_bus", "lv_bus"),
+}
+
+
+def _switch_off_at_dead_buses(work: pp.pandapowerNet) -> None:
+    """pandapower's rule: an element at an out-of-service bus, and a branch with an end at one, is
+    out of service (lightsim2grid would energise the bus through the branch, or fail to solve)."""
+    dead = work.bus.index[~work.bus.in_service.astype(bool)]
+    if len(dead) == 0:
+        return
+    for table, columns in _BUS_COLUMNS.items():
+        frame = work[table]
+        at_dead = np.zeros(len(frame), dtype=bool)
+        for column in columns:
+            at_dead |= frame[column].isin(dead).to_numpy()
+        frame.loc[at_dead, "in_service"] = False
+
+
 def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
     """Build the solver's working copy of ``net`` (the caller's net is not modified).
 
@@ -231,6 +256,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
         GridValidationError: when the net has no single in-service slack generator.
     """
     work = copy.deepcopy(net)
+    _switch_off_at_dead_buses(work)
     bus_ids = work.bus.index.to_numpy().astype(np.int64)
     positions = pd.Series(np.arange(len(bus_ids)), index=bus_ids)
     pp_toolbox.drop_elements_simple(work, "gen", work.gen.index[~work.gen.in_service.astype(bool)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -169,3 +170,22 @@ def test_an_external_grid_without_active_limits_serves_the_facility() -> None:
     assert result.stages[0].unserved_mw == 0.0
     assert result.stages[0].delta_generation_mw == pytest.approx(10 + result.stages[0].delta_losses_mw, abs=0.01)
     assert result.load_loss is not None and all(stage.converged for stage in result.load_loss.stages)
+
+
+def test_an_out_of_service_bus_stays_dead_with_its_branch_and_load() -> None:
+    """pandapower's rule: a branch to an out-of-service bus and the load on it are out of service
+    too (the bus must not be energised through the branch, nor make the grid unsolvable)."""
+    net = pn.case9()
+    dead = pp.create_bus(net, vn_kv=345, in_service=False)
+    pp.create_line_from_parameters(net, 4, dead, 10, 0.05, 0.5, 10, 1.0)
+    pp.create_load(net, dead, p_mw=50.0, q_mvar=10.0)
+    reference = copy.deepcopy(net)
+    pp.runpp(reference)
+    grid = load_upload(pp.to_json(net).encode(), grid_id="case9-dead", filename="case9.json")
+    spec = StudySpec.model_validate({"grid": {"upload_id": "case9-dead"}, "site": {"bus": 4}, "stages": [{"mw": 10}]})
+    result = run_study(spec, grid)
+    base = result.dataset.sel(stage=0)
+    assert np.isnan(float(base.vm_pu.sel(bus=dead)))
+    assert float(base.p_from_mw.values[-1]) == 0.0 or np.isnan(float(base.p_from_mw.values[-1]))
+    generation = float(base.gen_p_mw.sum())
+    assert generation == pytest.approx(reference.res_gen.p_mw.sum() + reference.res_ext_grid.p_mw.sum(), abs=0.5)
