@@ -176,6 +176,9 @@ def validate_net(net: pp.pandapowerNet, *, max_buses: int = MAX_BUSES) -> list[V
         return [ValidationIssue(element="bus", field="count", message=f"{len(net.bus)} buses exceed the limit of {max_buses}")]
     if len(net.bus) == 0:
         return [ValidationIssue(element="bus", field="count", message="the grid has no buses")]
+    if not (net.line.in_service.astype(bool).any() or net.trafo.in_service.astype(bool).any()):
+        message = "the grid has no in-service line or transformer: a study needs a network between the source and the site"
+        return [ValidationIssue(element="line", field="count", message=message)]
     issues = _unsupported(net) + _references(net)
     issues += _finite(net.bus, "bus", ("vn_kv",))
     issues += _finite(net.load, "load", ("p_mw", "q_mvar"))

@@ -189,3 +189,13 @@ def test_an_out_of_service_bus_stays_dead_with_its_branch_and_load() -> None:
     assert float(base.p_from_mw.values[-1]) == 0.0 or np.isnan(float(base.p_from_mw.values[-1]))
     generation = float(base.gen_p_mw.sum())
     assert generation == pytest.approx(reference.res_gen.p_mw.sum() + reference.res_ext_grid.p_mw.sum(), abs=0.5)
+
+
+def test_a_grid_without_any_branch_is_refused_with_a_reason() -> None:
+    net = pp.create_empty_network()
+    bus = pp.create_bus(net, 110)
+    pp.create_ext_grid(net, bus)
+    pp.create_load(net, bus, p_mw=5.0)
+    with pytest.raises(GridValidationError) as caught:
+        load_upload(pp.to_json(net).encode(), grid_id="one-bus", filename="one-bus.json")
+    assert any("no in-service line or transformer" in issue.message for issue in caught.value.issues)
