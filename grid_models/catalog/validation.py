@@ -138,6 +138,33 @@ def _unsupported(net: pp.pandapowerNet) -> list[ValidationIssue]:
     return issues
 
 
+# values pandapower models but the study engine (lightsim2grid) would ignore silently: (table,
+# column, the only value modelled, how to fold it into the supported fields)
+_UNMODELLED = (
+    ("load", "scaling", 1.0, "multiply p_mw and q_mvar by it"),
+    ("load", "const_z_p_percent", 0.0, "only constant-power loads are modelled"),
+    ("load", "const_i_p_percent", 0.0, "only constant-power loads are modelled"),
+    ("load", "const_z_q_percent", 0.0, "only constant-power loads are modelled"),
+    ("load", "const_i_q_percent", 0.0, "only constant-power loads are modelled"),
+    ("sgen", "scaling", 1.0, "multiply p_mw and q_mvar by it"),
+    ("gen", "scaling", 1.0, "multiply p_mw by it"),
+    ("shunt", "step", 1.0, "multiply p_mw and q_mvar by it"),
+)
+
+
+def _unmodelled(net: pp.pandapowerNet) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    for table, column, modelled, advice in _UNMODELLED:
+        frame = net[table]
+        if column not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame.index[frame.in_service.astype(bool) & values.notna() & (values != modelled)]
+        message = f"{table}.{column} other than {modelled:g} is not modelled by the study engine: {advice}"
+        issues += _issue(table, column, bad, message)
+    return issues
+
+
 def _connectivity(net: pp.pandapowerNet) -> list[ValidationIssue]:
     bus = net.bus[net.bus.in_service.astype(bool)]
     if len(bus) == 0:
@@ -179,7 +206,7 @@ def validate_net(net: pp.pandapowerNet, *, max_buses: int = MAX_BUSES) -> list[V
     if not (net.line.in_service.astype(bool).any() or net.trafo.in_service.astype(bool).any()):
         message = "the grid has no in-service line or transformer: a study needs a network between the source and the site"
         return [ValidationIssue(element="line", field="count", message=message)]
-    issues = _unsupported(net) + _references(net)
+    issues = _unsupported(net) + _references(net) + _unmodelled(net)
     issues += _finite(net.bus, "bus", ("vn_kv",))
     issues += _finite(net.load, "load", ("p_mw", "q_mvar"))
     issues += _finite(net.gen, "gen", ("p_mw", "vm_pu"))

@@ -199,3 +199,23 @@ def test_a_grid_without_any_branch_is_refused_with_a_reason() -> None:
     with pytest.raises(GridValidationError) as caught:
         load_upload(pp.to_json(net).encode(), grid_id="one-bus", filename="one-bus.json")
     assert any("no in-service line or transformer" in issue.message for issue in caught.value.issues)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value"),
+    [("load", "scaling", 0.5), ("load", "const_z_p_percent", 30.0), ("gen", "scaling", 0.5), ("shunt", "step", 2)],
+)
+def test_values_the_engine_would_ignore_are_refused_with_advice(table: str, column: str, value: float) -> None:
+    """pandapower models these; lightsim2grid would silently ignore them (shunt.step alone moved
+    case9 by 0.05 pu): the upload says what to do instead of answering a different grid."""
+
+    def mutate(net: pp.pandapowerNet) -> None:
+        if table == "shunt":
+            pp.create_shunt(net, 4, q_mvar=-10.0)
+        net[table].loc[net[table].index[0], column] = value
+
+    with pytest.raises(GridValidationError) as caught:
+        load_upload(_case9_json(mutate), grid_id="case9-x", filename="case9.json")
+    assert any(
+        issue.element == table and issue.field == column and "not modelled" in issue.message for issue in caught.value.issues
+    )
