@@ -219,3 +219,19 @@ def test_values_the_engine_would_ignore_are_refused_with_advice(table: str, colu
     assert any(
         issue.element == table and issue.field == column and "not modelled" in issue.message for issue in caught.value.issues
     )
+
+
+def test_transformer_ratios_the_engine_would_model_differently_are_refused() -> None:
+    def off_nominal(net: pp.pandapowerNet) -> None:
+        net.trafo.loc[net.trafo.index[0], "vn_hv_kv"] = net.bus.vn_kv[net.trafo.hv_bus.iloc[0]] * 1.05
+
+    def untyped_tap(net: pp.pandapowerNet) -> None:
+        net.trafo.loc[net.trafo.index[0], ["tap_changer_type", "tap_pos", "tap_neutral"]] = [None, 2.0, 0.0]
+
+    for mutate, field in ((off_nominal, "vn_hv_kv"), (untyped_tap, "tap_changer_type")):
+        net = pn.case14()
+        mutate(net)
+        with pytest.raises(GridValidationError) as caught:
+            load_upload(pp.to_json(net).encode(), grid_id="case14-x", filename="case14.json")
+        assert ("trafo", field) in [(issue.element, issue.field) for issue in caught.value.issues]
+    load_upload(pp.to_json(pn.case14()).encode(), grid_id="case14", filename="case14.json")  # nominal ratings pass
