@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_models.solver.lightsim import BranchAdmittances, LightSimBackend, chord_config, newton_config
+from grid_models.solver.qlimits import released
 from grid_models.solver.types import (
     Q_AT_MAX,
     Q_AT_MIN,
@@ -99,12 +100,7 @@ def switched_states(
             if group >= 0 and states[row, group] == Q_FREE and abs(value - limit) > tolerance:
                 new[row, group] = side[kind]
     if allow_release:
-        vm = np.abs(v[:, prep.group_bus])
-        v_tolerance = settings.v_tolerance_pu
-        with np.errstate(invalid="ignore"):
-            high = movable & (states == Q_AT_MAX) & (vm > prep.group_vm_set_pu + v_tolerance)
-            low = movable & (states == Q_AT_MIN) & (vm < prep.group_vm_set_pu - v_tolerance)
-        new[high | low] = Q_FREE
+        new[movable & released(prep, state=states, vm_pu=np.abs(v), v_tolerance_pu=settings.v_tolerance_pu)] = Q_FREE
     return new
 
 

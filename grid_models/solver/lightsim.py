@@ -32,7 +32,7 @@ from grid_models.solver.types import (
     SolverSettings,
 )
 
-__all__ = ["BranchAdmittances", "LightSimBackend", "build_lsgrid", "chord_config", "newton_config"]
+__all__ = ["BranchAdmittances", "LightSimBackend", "build_lsgrid", "chord_config", "companion_p_mw", "newton_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,17 @@ def angle_reference(prepared: PreparedNetwork, v: ComplexArray) -> int:
     return int(np.flatnonzero(np.isfinite(v))[0])
 
 
+def companion_p_mw(prepared: PreparedNetwork, point: OperatingPoint, q_state: IntArray) -> FloatArray:
+    """The active power each pinned group's companion static generator injects: its generators'
+    schedule (without those ``point.gen_out`` trips); 0 for free groups. ``q_state`` may hold one
+    state per row."""
+    in_group = np.ones(len(prepared.gen_ids), dtype=bool)
+    in_group[list(point.gen_out)] = False
+    weights = np.where(in_group, point.gen_p_mw, 0.0)
+    group_p = np.bincount(prepared.gen_group, weights=weights, minlength=len(prepared.group_bus))
+    return np.asarray(np.where(q_state != Q_FREE, group_p, 0.0), dtype=np.float64)
+
+
 def group_limits(prepared: PreparedNetwork, q_state: IntArray, gen_out: tuple[int, ...] = ()) -> FloatArray:
     """The reactive output each pinned group is held at (0 for free groups)."""
     qmin, qmax, _ = group_reactive_limits(prepared, gen_out)
@@ -155,10 +166,7 @@ class LightSimBackend:
     def _apply_companions(self, point: OperatingPoint, q_state: IntArray) -> None:
         """Pinned groups inject their generators' active power and their reactive limit."""
         prep = self.prepared
-        in_group = np.ones(len(prep.gen_ids), dtype=bool)
-        in_group[list(point.gen_out)] = False
-        group_p = np.bincount(prep.gen_group, weights=np.where(in_group, point.gen_p_mw, 0.0), minlength=len(prep.group_bus))
-        wanted = np.column_stack([np.where(q_state != Q_FREE, group_p, 0.0), group_limits(prep, q_state, point.gen_out)])
+        wanted = np.column_stack([companion_p_mw(prep, point, q_state), group_limits(prep, q_state, point.gen_out)])
         for group in np.flatnonzero((wanted != self._sgen_pq).any(axis=1)):
             sgen = int(prep.group_sgen[group])
             self.grid.change_p_sgen(sgen, float(wanted[group, 0]))

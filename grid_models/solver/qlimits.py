@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grid_models.solver.network import PreparedNetwork, group_reactive_limits
+from grid_models.solver.network import BoolArray, PreparedNetwork, group_reactive_limits
 from grid_models.solver.types import (
     Q_AT_MAX,
     Q_AT_MIN,
@@ -40,6 +40,7 @@ __all__ = [
     "group_reactive_output",
     "initial_q_state",
     "next_q_state",
+    "released",
     "solve_with_q_limits",
 ]
 
@@ -96,13 +97,19 @@ def next_q_state(
         new[free & movable & (q_group_mvar > qmax + tol)] = Q_AT_MAX
         new[free & movable & (q_group_mvar < qmin - tol)] = Q_AT_MIN
     if allow_release:
-        vm = vm_pu[prepared.group_bus]
-        v_tol = settings.v_tolerance_pu
-        with np.errstate(invalid="ignore"):
-            release_max = (state == Q_AT_MAX) & (vm > prepared.group_vm_set_pu + v_tol)
-            release_min = (state == Q_AT_MIN) & (vm < prepared.group_vm_set_pu - v_tol)
-        new[movable & (release_max | release_min)] = Q_FREE
+        new[movable & released(prepared, state=state, vm_pu=vm_pu, v_tolerance_pu=settings.v_tolerance_pu)] = Q_FREE
     return new
+
+
+def released(prepared: PreparedNetwork, *, state: IntArray, vm_pu: FloatArray, v_tolerance_pu: float) -> BoolArray:
+    """Pinned regulators whose bus voltage moved to the side of their set-point where they need
+    less than their limit (at qmax above it, at qmin below it). ``state`` and ``vm_pu`` (buses)
+    may hold one row per outage."""
+    vm = vm_pu[..., prepared.group_bus]
+    with np.errstate(invalid="ignore"):
+        above = (state == Q_AT_MAX) & (vm > prepared.group_vm_set_pu + v_tolerance_pu)
+        below = (state == Q_AT_MIN) & (vm < prepared.group_vm_set_pu - v_tolerance_pu)
+    return np.asarray(above | below, dtype=np.bool_)
 
 
 Adjust = Callable[[OperatingPoint, RawSolution], "OperatingPoint | None"]

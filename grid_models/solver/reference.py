@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandapower as pp
 
-from grid_models.solver.lightsim import angle_reference, group_limits
+from grid_models.solver.lightsim import angle_reference, companion_p_mw, group_limits
 from grid_models.solver.network import PreparedNetwork
 from grid_models.solver.topology import IslandFinder
 from grid_models.solver.types import (
@@ -50,9 +50,7 @@ class PandapowerBackend:
         net.gen["in_service"] = (q_state == Q_FREE)[prep.gen_group] & in_group
         weights = np.zeros(len(prep.gen_ids)) if point.slack_weights is None else point.slack_weights
         net.gen["slack_weight"] = weights
-        group_p = np.bincount(prep.gen_group, weights=np.where(in_group, point.gen_p_mw, 0.0), minlength=len(prep.group_bus))
-        pinned = q_state != Q_FREE
-        net.sgen.loc[prep.group_sgen, "p_mw"] = np.where(pinned, group_p, 0.0)
+        net.sgen.loc[prep.group_sgen, "p_mw"] = companion_p_mw(prep, point, q_state)
         net.sgen.loc[prep.group_sgen, "q_mvar"] = group_limits(prep, q_state, point.gen_out)
         branch_in = prep.branch_in_service.copy()
         branch_in[list(point.branch_out)] = False

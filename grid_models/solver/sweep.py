@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from grid_models.solver.batch import BoolArray, Violations, switched_states, violation_rows
-from grid_models.solver.lightsim import LightSimBackend, chord_config, group_limits, newton_config
+from grid_models.solver.lightsim import LightSimBackend, chord_config, companion_p_mw, group_limits, newton_config
 from grid_models.solver.types import Q_FREE, ComplexArray, FloatArray, IntArray, OperatingPoint, SolverSettings
 
 __all__ = ["SweepRows", "sweep_states"]
@@ -67,13 +67,11 @@ def _injections(
     prep = backend.prepared
     pinned = states != Q_FREE
     gen_off = np.ascontiguousarray((pinned & (base_state == Q_FREE))[:, prep.gen_group])
-    group_p = np.bincount(prep.gen_group, weights=point.gen_p_mw, minlength=len(prep.group_bus))
     sgen_p = np.tile(np.asarray(grid.get_sgen_target_p(), dtype=np.float64), (len(states), 1))
-    sgen_p[:, prep.group_sgen] = np.where(pinned, group_p, 0.0)
+    sgen_p[:, prep.group_sgen] = companion_p_mw(prep, point, states)
     load_q = np.tile(np.array([load.target_q_mvar for load in grid.get_loads()], dtype=np.float64), (len(states), 1))
     base_q = group_limits(prep, base_state)  # what the companion static generators already inject
-    row_q = np.array([group_limits(prep, state) for state in states])
-    load_q[:, prep.group_load] = np.where(pinned, base_q - row_q, 0.0)
+    load_q[:, prep.group_load] = np.where(pinned, base_q - group_limits(prep, states), 0.0)
     return gen_off, np.ascontiguousarray(sgen_p), np.ascontiguousarray(load_q)
 
 
