@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_DISPATCHABLE_FUELS", "DispatchOptions", "DispatchRule", "DispatchShare", "share_change"]
+__all__ = ["DEFAULT_DISPATCHABLE_FUELS", "DispatchOptions", "DispatchRule", "DispatchShare", "room_weights", "share_change"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -61,6 +61,20 @@ class DispatchShare:
 
     delta_p_mw: FloatArray
     unserved_mw: float
+
+
+def room_weights(room_mw: FloatArray, *, fallback: int) -> FloatArray:
+    """Slack weights in proportion to each unit's room (0 for units not taking part): units with
+    unbounded room (an uploaded net's external grid) take it all in equal shares, the limit of
+    sharing by room; unit ``fallback`` alone when no unit has room."""
+    room = np.nan_to_num(np.asarray(room_mw, dtype=np.float64), nan=0.0, posinf=np.inf)
+    unlimited = np.isposinf(room)
+    if unlimited.any():
+        return np.asarray(unlimited, dtype=np.float64)
+    if room.sum() <= 0:
+        room = np.zeros_like(room)
+        room[fallback] = 1.0
+    return room
 
 
 def _participation(delta_mw: float, room: FloatArray) -> DispatchShare:

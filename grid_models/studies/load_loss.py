@@ -19,6 +19,7 @@ from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.qlimits import solve_with_q_limits
 from grid_models.solver.types import OperatingPoint, RawSolution, SolverSettings
 from grid_models.spec import Criteria
+from grid_models.studies.dispatch import room_weights
 from grid_models.studies.evaluation import LOADING_MARGIN_PERCENT, VM_MARGIN_PU, branch_loading_percent, monitored_buses
 from grid_models.studies.findings import stage_title
 from grid_models.studies.power_flow import DispatchContext, StageSolve
@@ -33,13 +34,7 @@ def _trip_point(stage: StageSolve, context: DispatchContext, backend: LightSimBa
     prep = backend.prepared
     gen_p = stage.solution.gen_p_mw
     footroom = np.where(context.eligible, np.clip(gen_p - prep.gen_pmin_mw, 0.0, None), 0.0)
-    unlimited = np.isposinf(footroom)  # no lower limit (an uploaded net's external grid): it takes it all
-    if unlimited.any():
-        footroom = unlimited.astype(np.float64)
-    if footroom.sum() <= 0:
-        footroom = np.zeros_like(gen_p)
-        footroom[prep.slack_gen] = 1.0
-    return OperatingPoint(gen_p_mw=gen_p, slack_weights=footroom)
+    return OperatingPoint(gen_p_mw=gen_p, slack_weights=room_weights(footroom, fallback=prep.slack_gen))
 
 
 def _fuel_reduction(backend: LightSimBackend, before: np.ndarray, after: RawSolution) -> dict[str, float]:
