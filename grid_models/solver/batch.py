@@ -11,7 +11,7 @@ Rows are produced in chunks so that memory stays bounded on large grids.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,17 @@ from grid_models.solver.types import (
     SolverSettings,
 )
 
-__all__ = ["BatchChunk", "Violations", "largest_end_flow_mva", "run_branch_batch", "switched_states", "violation_rows"]
+__all__ = [
+    "BatchChunk",
+    "BatchRows",
+    "Violations",
+    "chord_first",
+    "configure_batch",
+    "largest_end_flow_mva",
+    "run_branch_batch",
+    "switched_states",
+    "violation_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -110,37 +120,67 @@ def _row_order(defaults: list[list[int]], chunk: IntArray) -> IntArray:
     return np.array([row_of[int(p)] for p in chunk], dtype=np.int64)
 
 
-def _new_analysis(backend: LightSimBackend, threads: int, *, chord: bool) -> Any:
-    import lightsim2grid.lightsim2grid_cpp as ls
-
-    analysis = ls.ContingencyAnalysisCPP(backend.grid.copy(), False)
-    analysis.set_algo_config(chord_config(backend.grid) if chord else newton_config(backend.grid))
-    analysis.nb_thread = threads
-    analysis.handle_disconnected_grid = True
-    analysis.compute_physical_violations = True
-    return analysis
+def configure_batch(batch: Any, grid: Any, threads: int, *, chord: bool) -> Any:
+    """The settings every lightsim2grid batch here runs with (the outage batch and the sweeps):
+    chord or full Newton, ``threads`` threads, the rest of the grid solved when an outage cuts
+    buses off, and the physical checks the reactive-limit switching reads."""
+    batch.set_algo_config(chord_config(grid) if chord else newton_config(grid))
+    batch.nb_thread = threads
+    batch.handle_disconnected_grid = True
+    batch.compute_physical_violations = True
+    return batch
 
 
 @dataclass
-class _Solved:
+class BatchRows:
+    """One row per solve of a lightsim2grid batch."""
+
     converged: BoolArray
-    v: ComplexArray
+    v: ComplexArray  # rows x buses
     physical: Violations
 
+    @classmethod
+    def read(cls, converged: Any, v: Any, physical: Violations, *, slack_bus: int) -> BatchRows:
+        """From a batch's results: slack bus at angle 0, NaN for buses cut off and for rows that
+        did not converge."""
+        converged = np.array(converged, dtype=bool)
+        v = np.array(v, dtype=np.complex128, copy=True)
+        v = v * np.exp(-1j * np.angle(v[:, [slack_bus]]))
+        v[np.abs(v) == 0] = np.nan
+        v[~converged] = np.nan
+        return cls(converged, v, physical)
 
-def _solve(analysis: Any, positions: IntArray, start: ComplexArray, backend: LightSimBackend) -> _Solved:
-    """Solve the outages of ``positions`` (rows in that order); slack bus at angle 0."""
+    def replace(self, rows: IntArray, again: BatchRows) -> None:
+        """Take ``again``'s results for ``rows``."""
+        self.converged[rows], self.v[rows] = again.converged, again.v
+        for row, found in zip(rows, again.physical, strict=True):
+            self.physical[row] = found
+
+
+def chord_first(solve: Callable[[bool, IntArray | None], BatchRows], *, what: str) -> BatchRows:
+    """``solve(chord, rows)`` with chord for every row (``rows`` None), then with full Newton for
+    the rows chord left unconverged, so which rows converge is Newton's answer."""
+    solved = solve(True, None)
+    retry = np.flatnonzero(~solved.converged)
+    logger.debug("%s_chord_unconverged rows=%d of=%d", what, len(retry), len(solved.converged))
+    if len(retry):
+        solved.replace(retry, solve(False, retry))
+    return solved
+
+
+def _solve(analysis: Any, positions: IntArray, start: ComplexArray, backend: LightSimBackend) -> BatchRows:
+    """Solve the outages of ``positions`` (rows in that order)."""
     settings = backend.settings
     analysis.add_multiple_n1([int(p) for p in positions])
     analysis.compute(start.copy(), settings.max_iterations, settings.tolerance_pu)
     order = _row_order(analysis.my_defaults(), positions)
-    converged = np.array(analysis.converged_mask(), dtype=bool)[order]
-    v = np.array(analysis.get_voltages(), dtype=np.complex128, copy=True)[order]
-    v = v * np.exp(-1j * np.angle(v[:, [backend.prepared.slack_bus]]))
-    v[np.abs(v) == 0] = np.nan
-    v[~converged] = np.nan
     physical = analysis.get_physical_violations()
-    solved = _Solved(converged, v, violation_rows(physical[row] for row in order))
+    solved = BatchRows.read(
+        np.array(analysis.converged_mask(), dtype=bool)[order],
+        np.array(analysis.get_voltages())[order],
+        violation_rows(physical[row] for row in order),
+        slack_bus=backend.prepared.slack_bus,
+    )
     analysis.remove_multiple_n1([int(p) for p in positions])
     return solved
 
@@ -150,21 +190,21 @@ class _Analyses:
 
     def __init__(self, backend: LightSimBackend, threads: int) -> None:
         self.backend, self.threads = backend, threads
-        self.chord = _new_analysis(backend, threads, chord=True)
-        self._newton: Any = None
+        self._built: dict[bool, Any] = {}
 
-    def solve(self, positions: IntArray, start: ComplexArray) -> _Solved:
-        solved = _solve(self.chord, positions, start, self.backend)
-        retry = np.flatnonzero(~solved.converged)
-        logger.debug("batch_chord_unconverged rows=%d of=%d", len(retry), len(positions))
-        if len(retry):
-            if self._newton is None:
-                self._newton = _new_analysis(self.backend, self.threads, chord=False)
-            again = _solve(self._newton, positions[retry], start, self.backend)
-            solved.converged[retry], solved.v[retry] = again.converged, again.v
-            for row, violations in zip(retry, again.physical, strict=True):
-                solved.physical[row] = violations
-        return solved
+    def _analysis(self, chord: bool) -> Any:
+        import lightsim2grid.lightsim2grid_cpp as ls
+
+        if chord not in self._built:
+            grid = self.backend.grid
+            self._built[chord] = configure_batch(ls.ContingencyAnalysisCPP(grid.copy(), False), grid, self.threads, chord=chord)
+        return self._built[chord]
+
+    def solve(self, positions: IntArray, start: ComplexArray) -> BatchRows:
+        def solve(chord: bool, rows: IntArray | None) -> BatchRows:
+            return _solve(self._analysis(chord), positions if rows is None else positions[rows], start, self.backend)
+
+        return chord_first(solve, what="batch")
 
 
 def run_branch_batch(

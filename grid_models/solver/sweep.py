@@ -15,19 +15,16 @@ only a faster path (tested against one-by-one solves on activsg2000).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from grid_models.solver.batch import BoolArray, Violations, switched_states, violation_rows
-from grid_models.solver.lightsim import LightSimBackend, chord_config, companion_p_mw, group_limits, newton_config
+from grid_models.solver.batch import BatchRows, BoolArray, chord_first, configure_batch, switched_states, violation_rows
+from grid_models.solver.lightsim import LightSimBackend, companion_p_mw, group_limits
 from grid_models.solver.types import Q_FREE, ComplexArray, FloatArray, IntArray, OperatingPoint, SolverSettings
 
 __all__ = ["SweepRows", "sweep_states"]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,20 +72,13 @@ def _injections(
     return gen_off, np.ascontiguousarray(sgen_p), np.ascontiguousarray(load_q)
 
 
-def _new_sweep(grid: Any, threads: int, *, chord: bool) -> Any:
+def _solve(
+    grid: Any, backend: LightSimBackend, inputs: tuple[Any, ...], start: ComplexArray, *, threads: int, chord: bool
+) -> BatchRows:
+    """One sweep of the rows ``inputs`` describe (see :func:`_injections`)."""
     import lightsim2grid.lightsim2grid_cpp as ls
 
-    sweep = ls.ScenarioSweepCPP(grid)
-    sweep.set_algo_config(chord_config(grid) if chord else newton_config(grid))
-    sweep.nb_thread = threads
-    sweep.handle_disconnected_grid = True
-    sweep.compute_physical_violations = True
-    return sweep
-
-
-def _solve(
-    sweep: Any, backend: LightSimBackend, inputs: tuple[Any, ...], start: ComplexArray
-) -> tuple[BoolArray, ComplexArray, Violations]:
+    sweep = configure_batch(ls.ScenarioSweepCPP(grid), grid, threads, chord=chord)
     lines, trafos, gen_off, sgen_p, load_q = inputs
     sweep.set_contingency_lines(lines)
     sweep.set_contingency_trafos(trafos)
@@ -97,9 +87,8 @@ def _solve(
     sweep.modify_load_q(load_q)
     settings = backend.settings
     sweep.compute(start.copy(), settings.max_iterations, settings.tolerance_pu)
-    converged = np.array(sweep.converged_mask(), dtype=bool)
-    v = np.array(sweep.get_voltages(), dtype=np.complex128, copy=True)
-    return converged, v, violation_rows(sweep.get_physical_violations())
+    physical = violation_rows(sweep.get_physical_violations())
+    return BatchRows.read(sweep.converged_mask(), sweep.get_voltages(), physical, slack_bus=backend.prepared.slack_bus)
 
 
 def sweep_states(
@@ -123,17 +112,11 @@ def sweep_states(
     grid = backend.grid.copy()
     inputs = (*_branch_masks(backend, positions), *_injections(backend, grid, point, states, base_state))
     start = np.nan_to_num(v_init, nan=1.0)
-    converged, v, physical = _solve(_new_sweep(grid, threads, chord=True), backend, inputs, start)
-    retry = np.flatnonzero(~converged)
-    logger.debug("sweep_chord_unconverged rows=%d of=%d", len(retry), len(positions))
-    if len(retry):
-        subset = tuple(np.ascontiguousarray(part[retry]) for part in inputs)
-        again = _solve(_new_sweep(grid, threads, chord=False), backend, subset, start)
-        converged[retry], v[retry] = again[0], again[1]
-        for row, violations in zip(retry, again[2], strict=True):
-            physical[row] = violations
-    v = v * np.exp(-1j * np.angle(v[:, [backend.prepared.slack_bus]]))
-    v[np.abs(v) == 0] = np.nan
-    v[~converged] = np.nan
-    next_state = switched_states(backend, states, v, physical, settings=settings, allow_release=allow_release)
-    return SweepRows(converged=converged, v=v, next_state=next_state)
+
+    def solve(chord: bool, rows: IntArray | None) -> BatchRows:
+        part = inputs if rows is None else tuple(np.ascontiguousarray(x[rows]) for x in inputs)
+        return _solve(grid, backend, part, start, threads=threads, chord=chord)
+
+    solved = chord_first(solve, what="sweep")
+    next_state = switched_states(backend, states, solved.v, solved.physical, settings=settings, allow_release=allow_release)
+    return SweepRows(converged=solved.converged, v=solved.v, next_state=next_state)
