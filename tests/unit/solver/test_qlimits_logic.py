@@ -54,23 +54,12 @@ def test_a_regulator_on_buses_cut_off_is_not_switched() -> None:
     zero: a range that excludes zero must not pin it (the batch's checks skip such buses too)."""
     groups = _groups()
     groups.group_qmin_mvar = np.array([-100.0, 5.0, -50.0, 10.0, -20.0])  # group 1 cannot be at 0 MVAr
-    vm = np.array([1.0, np.nan, 1.0, 1.0, 1.0])
-    new = next_q_state(
-        groups,
-        state=np.zeros(5, dtype=np.int64),
-        q_group_mvar=np.zeros(5),
-        vm_pu=vm,
-        settings=SolverSettings(),
-        allow_release=True,
-    )  # type: ignore[arg-type]
-    assert new[1] == Q_FREE
-    vm[1] = 1.0
-    pinned = next_q_state(
-        groups,
-        state=np.zeros(5, dtype=np.int64),
-        q_group_mvar=np.zeros(5),
-        vm_pu=vm,
-        settings=SolverSettings(),
-        allow_release=True,
-    )  # type: ignore[arg-type]
-    assert pinned[1] == Q_AT_MIN
+
+    def step(vm: np.ndarray) -> np.ndarray:
+        state = np.zeros(5, dtype=np.int64)
+        return next_q_state(
+            groups, state=state, q_group_mvar=np.zeros(5), vm_pu=vm, settings=SolverSettings(), allow_release=True
+        )  # type: ignore[arg-type]
+
+    assert step(np.array([1.0, np.nan, 1.0, 1.0, 1.0]))[1] == Q_FREE
+    assert step(np.ones(5))[1] == Q_AT_MIN
