@@ -256,6 +256,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
         GridValidationError: when the net has no single in-service slack generator.
     """
     work = copy.deepcopy(net)
+    work["_options"] = {}  # options of the uploader's last runpp (e.g. trafo_model="pi") are not the model
     _switch_off_at_dead_buses(work)
     bus_ids = work.bus.index.to_numpy().astype(np.int64)
     positions = pd.Series(np.arange(len(bus_ids)), index=bus_ids)

@@ -90,7 +90,7 @@ class PandapowerBackend:
                     algorithm="nr",
                     lightsim2grid=False,
                     enforce_q_lims=False,
-                    trafo_model="pi",
+                    trafo_model="t",  # pandapower's default, which build_lsgrid reproduces
                     calculate_voltage_angles=True,
                     tolerance_mva=self.settings.tolerance_pu * self.net.sn_mva,
                     max_iteration=self.settings.max_iterations,
