@@ -33,6 +33,7 @@ def _coords(prepared: PreparedNetwork, solves: list[StageSolve]) -> dict[str, tu
         "rate_normal_mva": ("branch", prepared.rate_normal_mva),
         "rate_emergency_mva": ("branch", prepared.rate_emergency_mva),
         "gen": ("gen", prepared.gen_ids),
+        "gen_label": ("gen", np.array(prepared.gen_labels, dtype=str)),
         "gen_bus": ("gen", prepared.bus_ids[prepared.gen_bus]),
         "gen_fuel": ("gen", np.array(prepared.gen_fuel, dtype=str)),
         "gen_pmax_mw": ("gen", prepared.gen_pmax_mw),

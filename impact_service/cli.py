@@ -70,7 +70,10 @@ def _largest_increase(stage: StageResult) -> str:
 
 
 def _stage_table(result: StudyResult) -> Table:
-    table = Table(title=f"{result.study_name} — POI bus {result.poi.bus_id} '{result.poi.bus_name}' ({result.poi.vn_kv:g} kV)")
+    from grid_models.studies.findings import named
+
+    poi = result.poi
+    table = Table(title=f"{result.study_name} — POI {named(f'bus {poi.bus_id}', poi.bus_name)} ({poi.vn_kv:g} kV)")
     columns = (
         "stage",
         "MW",

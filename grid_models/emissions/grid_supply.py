@@ -37,6 +37,7 @@ from grid_models.emissions.water import water_stage
 from grid_models.facility import FacilityParameters
 from grid_models.solver.network import PreparedNetwork
 from grid_models.studies.dispatch import DispatchRule, share_change
+from grid_models.studies.findings import named
 from grid_models.studies.power_flow import DispatchContext, StageSolve
 
 __all__ = ["HOURS_PER_YEAR", "SupplyInputs", "default_subregion", "run_grid_supply"]
@@ -165,9 +166,7 @@ def _dc_delta(
         extra_bus=stage.poi,
     )
     names = inputs.prepared.branch_names
-    congested = [
-        f"{inputs.prepared.branch_label(int(b))} '{names[b]}'" for b in dispatch.congested(state.network)[:_LISTED_UNITS]
-    ]
+    congested = [named(inputs.prepared.branch_label(int(b)), names[b]) for b in dispatch.congested(state.network)[:_LISTED_UNITS]]
     return dispatch.p_mw - state.base_p_mw, dispatch.unserved_mw, congested
 
 

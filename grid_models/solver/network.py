@@ -42,8 +42,10 @@ class PreparedNetwork:
 
     Buses: ``bus_ids`` (caller's index), ``bus_vn_kv``, ``bus_names``, ``bus_area``, ``vm_case_pu``
     and ``va_case_degree`` (NaN when the grid has no stored solution).
-    Generators (in service): ``gen_ids`` (caller's index), ``gen_bus`` (position), ``gen_p_mw``
-    (set-point), limits, ``gen_fuel``, ``gen_cost`` (c2, c1, c0 per row), ``gen_group``.
+    Generators (in service): ``gen_ids`` (index in the working net's gen table), ``gen_labels``
+    (the caller's element: ``gen 3``, or ``ext_grid 0`` for an external grid modelled as a
+    generator), ``gen_bus`` (position), ``gen_p_mw`` (set-point), limits, ``gen_fuel``,
+    ``gen_cost`` (c2, c1, c0 per row), ``gen_group``.
     Groups (one per regulating bus): ``group_bus``, ``group_qmin_mvar``, ``group_qmax_mvar``,
     ``group_vm_set_pu``, ``group_is_slack``, ``group_fixed_q`` (zero reactive range), and two
     companions at each group's bus, both at zero until used: ``group_sgen`` carries a pinned
@@ -64,6 +66,7 @@ class PreparedNetwork:
     slack_bus: int
     slack_gen: int
     gen_ids: IntArray
+    gen_labels: list[str]
     gen_bus: IntArray
     gen_p_mw: FloatArray
     gen_pmin_mw: FloatArray
@@ -186,9 +189,11 @@ def _finite(value: object, default: float) -> float:
     return number if np.isfinite(number) else default
 
 
-def _ext_grids_to_gens(work: pp.pandapowerNet) -> None:
-    """Turn in-service ext_grids into slack generators (the engine models one slack machine)."""
+def _ext_grids_to_gens(work: pp.pandapowerNet) -> dict[int, int]:
+    """Turn in-service ext_grids into slack generators (the engine models one slack machine);
+    returns the ext_grid each new generator stands for."""
     ext = work.ext_grid[work.ext_grid.in_service.astype(bool)]
+    standing_for: dict[int, int] = {}
     for _, row in ext.iterrows():
         slack = not bool(work.gen.slack.any())
         index = pp.create_gen(
@@ -205,7 +210,9 @@ def _ext_grids_to_gens(work: pp.pandapowerNet) -> None:
             name=f"ext_grid {row.name}",
         )
         work.gen.loc[index, "fuel"] = "external"
+        standing_for[int(index)] = int(row.name)
     pp_toolbox.drop_elements_simple(work, "ext_grid", work.ext_grid.index)
+    return standing_for
 
 
 def _check_slack(gen: pd.DataFrame) -> None:
@@ -261,7 +268,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
     bus_ids = work.bus.index.to_numpy().astype(np.int64)
     positions = pd.Series(np.arange(len(bus_ids)), index=bus_ids)
     pp_toolbox.drop_elements_simple(work, "gen", work.gen.index[~work.gen.in_service.astype(bool)])
-    _ext_grids_to_gens(work)
+    ext_grids = _ext_grids_to_gens(work)
     gen = work.gen
     _check_slack(gen)
     gen_bus = positions.loc[gen.bus].to_numpy().astype(np.int64)
@@ -287,6 +294,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
         slack_bus=int(gen_bus[slack_gen]),
         slack_gen=slack_gen,
         gen_ids=gen.index.to_numpy().astype(np.int64),
+        gen_labels=[f"ext_grid {ext_grids[i]}" if i in ext_grids else f"gen {i}" for i in gen.index.tolist()],
         gen_bus=gen_bus,
         gen_p_mw=gen.p_mw.to_numpy(dtype=np.float64),
         gen_pmin_mw=_column(gen, "min_p_mw", 0.0),

@@ -10,7 +10,7 @@ from grid_models.solver.network import PreparedNetwork
 from grid_models.spec import ContingencyOptions, Criteria, StudyAreaMode
 from grid_models.studies.contingency import Contingency, OutageTable
 from grid_models.studies.contingency_evaluation import evaluate_contingencies
-from grid_models.studies.findings import stage_title
+from grid_models.studies.findings import named, stage_title
 from grid_models.studies.power_flow import StageSolve
 from grid_models.studies.study_area import StudyArea
 
@@ -120,8 +120,9 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
                 category="contingency",
                 stage_index=stage.stage_index,
                 stage=stage.label,
-                what=f"{_name(stage)}: outage of {violation.contingency} '{violation.outage_name}' {what} {violation.monitored} "
-                f"'{violation.monitored_name}' to {violation.value:.4g} {unit} (limit {violation.limit:g} {unit}; "
+                what=f"{_name(stage)}: outage of {named(violation.contingency, violation.outage_name)} {what} "
+                f"{named(violation.monitored, violation.monitored_name)} to {violation.value:.4g} {unit} "
+                f"(limit {violation.limit:g} {unit}; "
                 f"before the outage {violation.pre_contingency_value:.4g} {unit}{base}) [{violation.status}]",
                 where=violation.monitored,
                 limit=violation.limit,
@@ -138,7 +139,7 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
                     category="contingency",
                     stage_index=stage.stage_index,
                     stage=stage.label,
-                    what=f"{_name(stage)}: after the outage of {event.contingency} '{event.outage_name}' the grid has no AC "
+                    what=f"{_name(stage)}: after the outage of {named(event.contingency, event.outage_name)} the grid has no AC "
                     "solution (likely voltage collapse)",
                     where=event.contingency,
                     rule="NERC TPL-001 P1",
@@ -151,7 +152,7 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
                     category="contingency",
                     stage_index=stage.stage_index,
                     stage=stage.label,
-                    what=f"{_name(stage)}: the single outage of {event.contingency} '{event.outage_name}' disconnects the "
+                    what=f"{_name(stage)}: the single outage of {named(event.contingency, event.outage_name)} disconnects the "
                     "facility (see the load-loss analysis for what the grid sees)",
                     where=event.contingency,
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from grid_models.results import BranchViolation, BusViolation, Finding, PoiInfo, Severity, StageResult, ViolationStatus
 from grid_models.spec import Criteria
 
-__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "first_failing_stage", "power_flow_findings", "stage_title"]
+__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "first_failing_stage", "named", "power_flow_findings", "stage_title"]
 
 MAX_VIOLATION_FINDINGS_PER_STAGE = 15
 _VOLTAGE_RULE = "N-0 voltage {low:.2f}-{high:.2f} pu (ATC facility rating criteria)"
@@ -15,6 +15,12 @@ _THERMAL_RULE = "N-0 thermal <= {limit:.0f} % of normal rating (NERC TPL-001, FA
 def stage_title(label: str, p_mw: float) -> str:
     """How findings, reports and progress name a stage: ``Phase 2 (600 MW)``."""
     return f"{label} ({p_mw:,.0f} MW)"
+
+
+def named(label: str, name: str | None) -> str:
+    """An element as findings name it: ``line 12 'ELM ST - OAK 138'``, or ``line 12`` when the grid
+    gives it no name."""
+    return f"{label} '{name}'" if name else label
 
 
 def _stage_name(stage: StageResult) -> str:
@@ -32,7 +38,7 @@ def _bus_finding(stage: StageResult, violation: BusViolation, criteria: Criteria
         stage=stage.label,
         what=f"{_stage_name(stage)}: {'under' if low else 'over'}voltage {violation.vm_pu:.4f} pu "
         f"{'below' if low else 'above'} {violation.limit_pu:.2f} pu, {cause}{base}",
-        where=f"bus {violation.bus_id} '{violation.bus_name}' ({violation.vn_kv:g} kV)",
+        where=f"{named(f'bus {violation.bus_id}', violation.bus_name)} ({violation.vn_kv:g} kV)",
         element_type="bus",
         element_id=violation.bus_id,
         limit=violation.limit_pu,
@@ -52,7 +58,8 @@ def _branch_finding(stage: StageResult, violation: BranchViolation) -> Finding:
         stage=stage.label,
         what=f"{_stage_name(stage)}: {violation.element_type} loaded {violation.loading_percent:.1f} % of its "
         f"{violation.rating_mva:.0f} MVA normal rating, {cause}{base}",
-        where=f"{violation.branch} '{violation.name}' bus {violation.from_bus} -> {violation.to_bus} ({violation.vn_kv:g} kV)",
+        where=f"{named(violation.branch, violation.name)} bus {violation.from_bus} -> {violation.to_bus} "
+        f"({violation.vn_kv:g} kV)",
         element_type=violation.element_type,
         element_id=violation.element_id,
         limit=violation.limit_percent,
@@ -90,10 +97,10 @@ def _stage_summary(stage: StageResult, poi: PoiInfo) -> Finding:
         category="summary",
         stage_index=stage.index,
         stage=stage.label,
-        what=f"{_stage_name(stage)} at bus {poi.bus_id} '{poi.bus_name}': {stage.new_violations} new or worsened "
+        what=f"{_stage_name(stage)} at {named(f'bus {poi.bus_id}', poi.bus_name)}: {stage.new_violations} new or worsened "
         f"N-0 violations; POI voltage {stage.poi_vm_pu:.3f} pu; highest loading {worst}; losses "
         f"{stage.delta_losses_mw:+.1f} MW; generation picking up the demand: {fuels}",
-        where=f"bus {poi.bus_id} '{poi.bus_name}' ({poi.vn_kv:g} kV)",
+        where=f"{named(f'bus {poi.bus_id}', poi.bus_name)} ({poi.vn_kv:g} kV)",
         element_type="bus",
         element_id=poi.bus_id,
         value=stage.facility_p_mw,
@@ -109,7 +116,7 @@ def _not_converged(stage: StageResult, poi: PoiInfo) -> Finding:
         stage=stage.label,
         what=f"{_stage_name(stage)}: the AC power flow has no solution with this demand at the POI; the grid "
         "cannot serve it without reinforcement (likely beyond the voltage-collapse point)",
-        where=f"bus {poi.bus_id} '{poi.bus_name}' ({poi.vn_kv:g} kV)",
+        where=f"{named(f'bus {poi.bus_id}', poi.bus_name)} ({poi.vn_kv:g} kV)",
         element_type="bus",
         element_id=poi.bus_id,
         value=stage.facility_p_mw,
@@ -202,7 +209,7 @@ def _first_break(stages: list[StageResult], poi: PoiInfo) -> Finding:
         return Finding(
             severity=Severity.INFO,
             category="summary",
-            what=f"all {len(stages)} stages up to {last.facility_p_mw:,.0f} MW at bus {poi.bus_id} '{poi.bus_name}' "
+            what=f"all {len(stages)} stages up to {last.facility_p_mw:,.0f} MW at {named(f'bus {poi.bus_id}', poi.bus_name)} "
             "meet the N-0 criteria (contingencies are not part of this check)",
             element_type="bus",
             element_id=poi.bus_id,

@@ -24,7 +24,7 @@ from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import SolverSettings
 from grid_models.spec import Criteria, HostingCapacityOptions
 from grid_models.studies.evaluation import evaluate_stage
-from grid_models.studies.findings import stage_title
+from grid_models.studies.findings import named, stage_title
 from grid_models.studies.power_flow import DispatchContext, StageSolve, solve_stage
 
 __all__ = [
@@ -257,7 +257,7 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
         binding = ""
         if limit.binding_element:
             outage = f" after the outage of {limit.binding_outage}" if limit.binding_outage else ""
-            binding = f" ({limit.binding_kind} on {limit.binding_element} '{limit.binding_element_name}'{outage})"
+            binding = f" ({limit.binding_kind} on {named(limit.binding_element, limit.binding_element_name)}{outage})"
         parts.append(f"{name} {limit.max_mw or 0:,.0f} MW{binding}")
         if limit.max_mw is not None and largest_stage_mw > limit.max_mw:
             found.append(

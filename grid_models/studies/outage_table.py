@@ -30,17 +30,22 @@ Float32Array = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class Contingency:
-    """One outage: a branch (``line``/``trafo``) or a generator, by position in the prepared net."""
+    """One outage: a branch (``line``/``trafo``) or a generator, by position in the prepared net.
+
+    ``table`` names the caller's table when it is not ``kind``'s own: an external grid the engine
+    models as a generator is outaged as kind ``gen`` and labelled ``ext_grid 0``.
+    """
 
     kind: str
     position: int
     element_id: int
     name: str
+    table: str | None = None
 
     @property
     def label(self) -> str:
-        """``line 12``, ``trafo 3`` or ``gen 40`` (index in the grid's tables)."""
-        return f"{self.kind} {self.element_id}"
+        """``line 12``, ``trafo 3``, ``gen 40`` or ``ext_grid 0`` (index in the grid's tables)."""
+        return f"{self.table or self.kind} {self.element_id}"
 
 
 @dataclass

@@ -261,3 +261,25 @@ def test_a_magnetising_transformer_is_solved_as_pandapower_solves_it(last_runpp_
     )
     base = run_study(spec, grid).dataset.sel(stage=0)
     assert np.abs(base.vm_pu.values - reference.res_bus.vm_pu.to_numpy()).max() < 1e-7  # was 2.5e-5 off
+
+
+def test_findings_name_the_uploaders_elements() -> None:
+    """case9's lines have no names and its slack is an ext_grid: findings say ``line 6`` (not
+    ``line 6 ''``), and the external grid is outaged as ``ext_grid 0``, not as a generator
+    index the uploader's gen table does not have."""
+    grid = load_upload(_case9_json(), grid_id="case9", filename="case9.json")
+    spec = StudySpec.model_validate(
+        {
+            "grid": {"upload_id": "case9"},
+            "site": {"bus": 4},
+            "stages": [{"mw": 100}],
+            "analyses": {"contingency": {"study_area": {"mode": "whole_grid"}}, "hosting_capacity": {"n1": True}},
+        }
+    )
+    result = run_study(spec, grid)
+    labels = result.dataset.contingency.values.tolist()
+    assert "ext_grid 0" in labels and "gen 2" not in labels
+    assert sorted(result.dataset.gen_label.values.tolist()) == ["ext_grid 0", "gen 0", "gen 1"]
+    text = " ".join(f"{finding.what} {finding.where}" for finding in result.findings)
+    assert "outage of line" in text and "after the outage of" in text
+    assert "''" not in text and "'None'" not in text
