@@ -59,9 +59,9 @@ def build_contingencies(prepared: PreparedNetwork, area: StudyArea, options: Con
             found.append(Contingency(kind, int(position), element, prepared.branch_names[position]))
     if options.generators:
         for position in np.flatnonzero(area.generators):
-            table, element = prepared.gen_labels[position].split()
+            table, number = prepared.gen_labels[position].split()
             name = f"{prepared.gen_fuel[position]} unit"
-            found.append(Contingency("gen", int(position), int(element), name, table=None if table == "gen" else table))
+            found.append(Contingency("gen", int(position), int(number), name, table=None if table == "gen" else table))
     if len(found) > options.max_contingencies:
         raise StudySpecError(
             f"{len(found)} contingencies exceed analyses.contingency.max_contingencies = {options.max_contingencies}; "
