@@ -169,20 +169,28 @@ def chord_first(solve: Callable[[bool, IntArray | None], BatchRows], *, what: st
 
 
 def _solve(analysis: Any, positions: IntArray, start: ComplexArray, backend: LightSimBackend) -> BatchRows:
-    """Solve the outages of ``positions`` (rows in that order)."""
+    """Solve the outages of ``positions`` (rows in that order). When lightsim2grid cannot solve
+    its own pre-contingency case (it raises), every row comes back unconverged: the caller
+    solves them one by one, where each outage gets its own answer."""
     settings = backend.settings
-    analysis.add_multiple_n1([int(p) for p in positions])
-    analysis.compute(start.copy(), settings.max_iterations, settings.tolerance_pu)
-    order = _row_order(analysis.my_defaults(), positions)
-    physical = analysis.get_physical_violations()
-    solved = BatchRows.read(
-        np.array(analysis.converged_mask(), dtype=bool)[order],
-        np.array(analysis.get_voltages())[order],
-        violation_rows(physical[row] for row in order),
-        slack_bus=backend.prepared.slack_bus,
-    )
-    analysis.remove_multiple_n1([int(p) for p in positions])
-    return solved
+    outages = [int(p) for p in positions]
+    analysis.add_multiple_n1(outages)
+    try:
+        analysis.compute(start.copy(), settings.max_iterations, settings.tolerance_pu)
+        order = _row_order(analysis.my_defaults(), positions)
+        physical = analysis.get_physical_violations()
+        return BatchRows.read(
+            np.array(analysis.converged_mask(), dtype=bool)[order],
+            np.array(analysis.get_voltages())[order],
+            violation_rows(physical[row] for row in order),
+            slack_bus=backend.prepared.slack_bus,
+        )
+    except RuntimeError as exc:
+        logger.warning("batch_failed rows=%d error=%s; solving them one by one", len(outages), exc)
+        nothing = np.full((len(outages), backend.prepared.n_bus), np.nan, dtype=np.complex128)
+        return BatchRows(np.zeros(len(outages), dtype=bool), nothing, [[] for _ in outages])
+    finally:
+        analysis.remove_multiple_n1(outages)
 
 
 class _Analyses:

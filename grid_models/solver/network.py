@@ -136,6 +136,11 @@ def _gen_costs(net: pp.pandapowerNet, gen_ids: IntArray) -> FloatArray:
 _UNRATED_I_KA = 99999.0  # the converter's marker for RATE_A = 0
 
 
+def _texts(column: pd.Series, *, missing: str = "") -> list[str]:
+    """A text column as strings, ``missing`` for null cells (None/NaN: pandapower's unnamed elements)."""
+    return [missing if pd.isna(value) else str(value) for value in column]
+
+
 def _table_ratings(table: pd.DataFrame, derived_mva: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Normal and emergency ratings of one branch table (NaN: unrated).
 
@@ -154,7 +159,7 @@ def _branch_arrays(net: pp.pandapowerNet, positions: pd.Series) -> dict[str, obj
     line_derived = np.where(max_i_ka >= _UNRATED_I_KA, np.nan, np.sqrt(3) * max_i_ka * line_vn)
     line_normal, line_emergency = _table_ratings(line, line_derived)
     trafo_normal, trafo_emergency = _table_ratings(trafo, trafo.sn_mva.to_numpy(dtype=np.float64))
-    names = [str(n) for n in line.name.fillna("").tolist() + trafo.name.fillna("").tolist()]
+    names = _texts(line.name) + _texts(trafo.name)
     return {
         "branch_kind": ["line"] * len(line) + ["trafo"] * len(trafo),
         "branch_element": np.concatenate([line.index.to_numpy(), trafo.index.to_numpy()]).astype(np.int64),
@@ -287,7 +292,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
         net=work,
         bus_ids=bus_ids,
         bus_vn_kv=work.bus.vn_kv.to_numpy(dtype=np.float64),
-        bus_names=[str(name) for name in net.bus.name.fillna("").tolist()],
+        bus_names=_texts(net.bus.name),
         bus_area=_column(net.bus, "area", 0).astype(np.int64),
         vm_case_pu=_column(net.bus, "vm_case_pu", np.nan),
         va_case_degree=_column(net.bus, "va_case_degree", np.nan),
@@ -301,7 +306,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
         gen_pmax_mw=_column(gen, "max_p_mw", np.inf),
         gen_qmin_mvar=_column(gen, "min_q_mvar", -1e9),
         gen_qmax_mvar=_column(gen, "max_q_mvar", 1e9),
-        gen_fuel=[str(f) for f in gen["fuel"].fillna("unknown")] if "fuel" in gen.columns else ["unknown"] * len(gen),
+        gen_fuel=_texts(gen["fuel"], missing="unknown") if "fuel" in gen.columns else ["unknown"] * len(gen),
         gen_cost=_gen_costs(work, gen.index.to_numpy().astype(np.int64)),
         group_sgen=np.asarray(sgen_index, dtype=np.int64),
         group_load=np.asarray(load_index, dtype=np.int64),

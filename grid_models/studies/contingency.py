@@ -29,7 +29,7 @@ from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.types import FloatArray, IntArray, OperatingPoint, SolverSettings
 from grid_models.spec import ContingencyOptions
-from grid_models.studies.dispatch import room_weights
+from grid_models.studies.dispatch import room_weights, usable_room
 from grid_models.studies.limit_passes import Hint, exact_rows, solve_exact, sweep_rows
 from grid_models.studies.outage_table import (
     Contingency,
@@ -76,8 +76,8 @@ def response_weights(prepared: PreparedNetwork, gen_p_mw: FloatArray, eligible: 
     Units without an upper limit (an external grid converted to a generator) take all of it, in
     equal shares: the limit of sharing in proportion to headroom when theirs is unbounded.
     """
-    headroom = np.where(eligible, np.clip(prepared.gen_pmax_mw - gen_p_mw, 0.0, None), 0.0)
-    if not np.isposinf(headroom).any() and np.nan_to_num(headroom).sum() <= 0:
+    headroom = usable_room(np.where(eligible, np.clip(prepared.gen_pmax_mw - gen_p_mw, 0.0, None), 0.0))
+    if not np.isposinf(headroom).any() and headroom.sum() <= 0:
         headroom = np.where(eligible, prepared.gen_pmax_mw, 0.0)
     return room_weights(headroom, fallback=prepared.slack_gen)
 

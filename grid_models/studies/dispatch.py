@@ -26,7 +26,16 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_DISPATCHABLE_FUELS", "DispatchOptions", "DispatchRule", "DispatchShare", "room_weights", "share_change"]
+__all__ = [
+    "DEFAULT_DISPATCHABLE_FUELS",
+    "ROOM_TOLERANCE_MW",
+    "DispatchOptions",
+    "DispatchRule",
+    "DispatchShare",
+    "room_weights",
+    "share_change",
+    "usable_room",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -63,18 +72,29 @@ class DispatchShare:
     unserved_mw: float
 
 
-def room_weights(room_mw: FloatArray, *, fallback: int) -> FloatArray:
-    """Slack weights in proportion to each unit's room (0 for units not taking part): units with
-    unbounded room (an uploaded net's external grid) take it all in equal shares, the limit of
-    sharing by room; unit ``fallback`` alone when no unit has room."""
+# Room below this is none: filling merit-order blocks leaves rounding residue (~1e-13 MW) that,
+# used as slack weights, makes lightsim2grid's distributed slack overflow
+ROOM_TOLERANCE_MW = 1e-6
+
+
+def usable_room(room_mw: FloatArray) -> FloatArray:
+    """Room in MW with NaN and anything below ``ROOM_TOLERANCE_MW`` as zero (infinite room stays)."""
     room = np.nan_to_num(np.asarray(room_mw, dtype=np.float64), nan=0.0, posinf=np.inf)
+    return np.where(room > ROOM_TOLERANCE_MW, room, 0.0)
+
+
+def room_weights(room_mw: FloatArray, *, fallback: int) -> FloatArray:
+    """Slack weights (summing to 1) in proportion to each unit's room (0 for units not taking
+    part): units with unbounded room (an uploaded net's external grid) take it all in equal shares,
+    the limit of sharing by room; unit ``fallback`` alone when no unit has room."""
+    room = usable_room(room_mw)
     unlimited = np.isposinf(room)
     if unlimited.any():
-        return np.asarray(unlimited, dtype=np.float64)
+        room = np.asarray(unlimited, dtype=np.float64)
     if room.sum() <= 0:
         room = np.zeros_like(room)
         room[fallback] = 1.0
-    return room
+    return np.asarray(room / room.sum(), dtype=np.float64)
 
 
 def _participation(delta_mw: float, room: FloatArray) -> DispatchShare:

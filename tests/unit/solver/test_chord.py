@@ -95,3 +95,20 @@ def test_chord_solves_return_newtons_solution_also_where_chord_gives_up(solved: 
             assert np.abs(chord.v[finite] - newton.v[finite]).max() < SAME_SOLUTION_PU
     # leaving the block restores Newton-Raphson
     assert backend.grid.get_ac_algo_config().int_params == LightSimBackend(backend.prepared).grid.get_ac_algo_config().int_params
+
+
+def test_a_batch_lightsim2grid_cannot_start_leaves_its_outages_to_the_one_by_one_path(
+    solved: tuple, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack weights of ~1e-13 (what merit-order blocks used to leave) make lightsim2grid's own
+    pre-contingency solve fail and raise; the outages come back unsolved, not as a crash."""
+    backend, base, point = solved
+    tiny = dataclasses.replace(point, slack_weights=np.where(point.slack_weights > 0, 5e-13, 0.0))
+    positions = np.flatnonzero(backend.prepared.branch_in_service)[:40]
+    with caplog.at_level("WARNING"):
+        chunks = list(
+            run_branch_batch(backend, tiny, q_state=base.q_state, v_init=base.solution.v, positions=positions, settings=SETTINGS)
+        )
+    assert not any(chunk.converged.any() for chunk in chunks)
+    assert sum(len(chunk.positions) for chunk in chunks) == len(positions)
+    assert "batch_failed" in caplog.text

@@ -200,7 +200,33 @@ def test_units_without_an_upper_limit_take_the_whole_response() -> None:
     weights = response_weights(prepared, np.array([50.0, 0.0, 10.0]), np.array([True, True, True]))  # type: ignore[arg-type]
     np.testing.assert_array_equal(weights, [0.0, 1.0, 0.0])
     finite = response_weights(prepared, np.array([50.0, 0.0, 10.0]), np.array([True, False, True]))  # type: ignore[arg-type]
-    np.testing.assert_array_equal(finite, [50.0, 0.0, 40.0])
+    np.testing.assert_allclose(finite, [50.0 / 90.0, 0.0, 40.0 / 90.0])
+
+
+def test_rounding_residue_is_no_headroom() -> None:
+    """Filling merit-order blocks leaves ~1e-13 MW of 'headroom' on full units; as slack weights
+    that made lightsim2grid's pre-contingency solve overflow (the N-1 crashed). It counts as none,
+    so the response falls back to sharing by Pmax."""
+    prepared = SimpleNamespace(gen_pmax_mw=np.array([100.0, 300.0, 50.0]), slack_gen=0)
+    full = np.array([100.0, 300.0, 50.0]) - 5e-13
+    weights = response_weights(prepared, full, np.array([True, True, False]))  # type: ignore[arg-type]
+    np.testing.assert_allclose(weights, [0.25, 0.75, 0.0])
+
+
+def test_merit_order_stage_beyond_the_units_headroom_runs_its_n1(catalog_grid: Callable[[str], Grid]) -> None:
+    spec = StudySpec.model_validate(
+        {
+            "grid": {"catalog": "activsg200"},
+            "site": {"bus_name": "CLINTON 1 0"},
+            "stages": [{"mw": 1400}],
+            "dispatch": {"rule": "merit_order"},
+            "analyses": {"contingency": {}},
+        }
+    )
+    result = run_study(spec, catalog_grid("activsg200"))
+    assert result.stages[0].unserved_mw > 0  # the dispatchable units run out: the case that crashed
+    stage = result.contingency.stages[1] if result.contingency is not None else None
+    assert stage is not None and stage.no_solution + stage.no_solution_pre_existing < stage.contingencies
 
 
 def test_outages_match_plain_pandapower(clinton: Case, clinton_table: OutageTable) -> None:
