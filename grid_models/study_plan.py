@@ -32,6 +32,7 @@ from grid_models.solver.network import PreparedNetwork, prepare_network
 from grid_models.solver.types import SolverSettings
 from grid_models.spec import ContingencyOptions, StudySpec
 from grid_models.studies.contingency import Contingency, OutageTable, build_contingencies, run_contingencies
+from grid_models.studies.evaluation import monitored_buses
 from grid_models.studies.findings import stage_title
 from grid_models.studies.hosting_capacity import HostingPlan, plan_hosting
 from grid_models.studies.hosting_n1 import N1Inputs, N1Part, hosting_n1_part
@@ -148,6 +149,16 @@ def _poi(grid: Grid, prepared: PreparedNetwork, spec: StudySpec) -> tuple[int, P
     return position, info
 
 
+def _check_monitored(prepared: PreparedNetwork, spec: StudySpec) -> None:
+    """At least one energised bus must be watched, or every voltage check would pass vacuously."""
+    if not monitored_buses(prepared, spec.criteria).any():
+        highest = float(prepared.bus_vn_kv[prepared.net.bus.in_service.to_numpy(dtype=bool)].max())
+        raise StudySpecError(
+            f"criteria.monitored_min_kv = {spec.criteria.monitored_min_kv:g} kV leaves no bus monitored: the grid's highest "
+            f"in-service nominal voltage is {highest:g} kV; lower it (0 monitors every bus)"
+        )
+
+
 def _solve_stages(
     backend: LightSimBackend, spec: StudySpec, *, poi: int, loads: list[StageLoad], settings: SolverSettings, progress: Progress
 ) -> tuple[list[StageSolve], DispatchContext | None]:
@@ -209,6 +220,7 @@ def plan_study(spec: StudySpec, grid: Grid, *, progress: Progress, hosting: bool
     progress(0.0, "preparing the grid model")
     prepared = prepare_network(grid.net)
     poi, poi_info = _poi(grid, prepared, spec)
+    _check_monitored(prepared, spec)
     loads = [stage_load(stage, spec.facility, index=i) for i, stage in enumerate(spec.stages, start=1)]
     settings = solver_settings(spec)
     backend = LightSimBackend(prepared, settings)

@@ -120,15 +120,18 @@ def _dispatch(result: StudyResult) -> str | None:
 
 def _emissions(result: StudyResult) -> str | None:
     env = result.environment
-    if env is None or (env.grid_supply is None and env.onsite is None):
+    if env is None:
         return None
-    panels = [p for p in (env.grid_supply, env.onsite) if p is not None]
+    # a section without stages (no stage had a solution, or the base case failed) has nothing to plot
+    panels = [
+        (draw, part) for draw, part in ((_grid_panel, env.grid_supply), (_onsite_panel, env.onsite)) if part and part.stages
+    ]
+    if not panels:
+        return None
     with _figure(height=3.6) as (fig, out):
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
-        if env.grid_supply is not None:
-            _grid_panel(axes[0], env.grid_supply)
-        if env.onsite is not None:
-            _onsite_panel(axes[-1], env.onsite)
+        for axis, (draw, part) in zip(axes, panels, strict=True):
+            draw(axis, part)
     return out[0]
 
 

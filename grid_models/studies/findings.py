@@ -179,7 +179,7 @@ def _base_findings(base: StageResult) -> list[Finding]:
                 stage_index=0,
                 stage=base.label,
                 what="the grid without the facility has no AC power-flow solution; check the grid data "
-                "(try solver.initial_voltage 'dc' or 'flat', or solver.enforce_q_limits false)",
+                "(try solver.initial_voltage 'dc' or 'flat', solver.enforce_q_limits false, or a higher solver.max_iterations)",
             )
         ]
     if not base.voltage_violations and not base.thermal_violations:
