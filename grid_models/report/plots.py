@@ -83,7 +83,8 @@ def _hosting(result: StudyResult) -> str | None:
 
 def _n1(result: StudyResult) -> str | None:
     n1 = result.contingency
-    violations = [(s.label, v) for s in (n1.stages if n1 else []) for v in s.violations if v.kind == "thermal"]
+    stages = n1.stages if n1 else []
+    violations = [(s.label, v) for s in stages for v in s.violations if v.kind == "thermal" and v.status != "marginal"]
     if not violations:
         return None
     top = sorted(violations, key=lambda item: -item[1].value)[:12]

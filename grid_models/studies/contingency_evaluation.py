@@ -113,14 +113,15 @@ def _element(prepared: PreparedNetwork, check: _Check, column: int) -> tuple[str
 def _violation_records(
     prepared: PreparedNetwork, table: OutageTable, checks: list[_Check], codes: list[np.ndarray], pre: list[FloatArray]
 ) -> tuple[list[ContingencyViolation], int]:
-    cells: list[tuple[float, int, int, int]] = []
+    cells: list[tuple[bool, float, int, int, int]] = []
     for index, (check, code) in enumerate(zip(checks, codes, strict=True)):
         rows, cols = np.nonzero((code > 0) & (code < _CODES[ViolationStatus.PRE_EXISTING]))
         excess = check.sign * (check.value[rows, cols] - check.limit) / (1.0 if check.unit == "%" else 0.01)
-        cells.extend(zip(excess.tolist(), [index] * len(rows), rows.tolist(), cols.tolist(), strict=True))
-    cells.sort(key=lambda cell: -cell[0])
+        marginal = (code[rows, cols] == _CODES[ViolationStatus.MARGINAL]).tolist()
+        cells.extend(zip(marginal, excess.tolist(), [index] * len(rows), rows.tolist(), cols.tolist(), strict=True))
+    cells.sort(key=lambda cell: (cell[0], -cell[1]))  # attributable first, then by excess: marginal ones never crowd them out
     records = []
-    for _, index, row, col in cells[:MAX_LISTED_VIOLATIONS]:
+    for _, _, index, row, col in cells[:MAX_LISTED_VIOLATIONS]:
         check, contingency = checks[index], table.contingencies[row]
         monitored, monitored_name = _element(prepared, check, col)
         base = None if check.base is None or np.isnan(check.base[row, col]) else float(check.base[row, col])

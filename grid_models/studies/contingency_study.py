@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grid_models.analysis_results import ContingencyAnalysisResult, ContingencyStageResult, ContingencyStatus, StudyAreaInfo
-from grid_models.results import Finding, Severity
+from grid_models.results import Finding, Severity, ViolationStatus
 from grid_models.solver.network import PreparedNetwork
 from grid_models.spec import ContingencyOptions, Criteria, StudyAreaMode
 from grid_models.studies.contingency import Contingency, OutageTable
@@ -110,13 +110,14 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
         what = "overloads" if violation.kind == "thermal" else ("pulls down" if violation.kind == "low_voltage" else "raises")
         unit = violation.unit
         base = (
-            f"; same outage without the facility {violation.base_value:.3g} {violation.unit}"
+            f"; same outage without the facility {violation.base_value:.4g} {violation.unit}"
             if violation.base_value is not None
             else ""
         )
+        marginal = violation.status == ViolationStatus.MARGINAL.value  # beyond a limit, but not moved by the facility
         found.append(
             Finding(
-                severity=Severity.VIOLATION,
+                severity=Severity.WARNING if marginal else Severity.VIOLATION,
                 category="contingency",
                 stage_index=stage.stage_index,
                 stage=stage.label,
@@ -200,8 +201,9 @@ def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
             Finding(
                 severity=Severity.INFO,
                 category="summary",
-                what=f"every stage up to {stages[-1].facility_p_mw:,.0f} MW is N-1 secure over the {result.contingencies} "
-                "study-area outages (beyond pre-existing problems)",
+                # only stages with an N-0 solution have an N-1 (the N-0 findings name the others)
+                what=f"every solved stage up to {max(s.facility_p_mw for s in stages):,.0f} MW is N-1 secure over the "
+                f"{result.contingencies} study-area outages (beyond pre-existing problems)",
             )
         )
     for stage in stages:

@@ -84,9 +84,11 @@ def usable_room(room_mw: FloatArray) -> FloatArray:
 
 
 def room_weights(room_mw: FloatArray, *, fallback: int) -> FloatArray:
-    """Slack weights (summing to 1) in proportion to each unit's room (0 for units not taking
-    part): units with unbounded room (an uploaded net's external grid) take it all in equal shares,
-    the limit of sharing by room; unit ``fallback`` alone when no unit has room."""
+    """Slack weights in proportion to each unit's room (0 for units not taking part): units with
+    unbounded room (an uploaded net's external grid) take it all in equal shares, the limit of
+    sharing by room; unit ``fallback`` alone when no unit has room. Not normalised: with weights
+    summing to 1 the solved results depended, by 1e-14, on which slack units the grid model held
+    before (a forked run and a one-process run differed); weights in MW do not show it."""
     room = usable_room(room_mw)
     unlimited = np.isposinf(room)
     if unlimited.any():
@@ -94,7 +96,7 @@ def room_weights(room_mw: FloatArray, *, fallback: int) -> FloatArray:
     if room.sum() <= 0:
         room = np.zeros_like(room)
         room[fallback] = 1.0
-    return np.asarray(room / room.sum(), dtype=np.float64)
+    return room
 
 
 def _participation(delta_mw: float, room: FloatArray) -> DispatchShare:

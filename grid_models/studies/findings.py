@@ -205,11 +205,11 @@ def first_failing_stage(stages: list[StageResult]) -> StageResult | None:
 def _first_break(stages: list[StageResult], poi: PoiInfo) -> Finding:
     broken = first_failing_stage(stages)
     if broken is None:
-        last = stages[-1]
+        largest = max(stage.facility_p_mw for stage in stages)  # stages need not grow
         return Finding(
             severity=Severity.INFO,
             category="summary",
-            what=f"all {len(stages)} stages up to {last.facility_p_mw:,.0f} MW at {named(f'bus {poi.bus_id}', poi.bus_name)} "
+            what=f"all {len(stages)} stages up to {largest:,.0f} MW at {named(f'bus {poi.bus_id}', poi.bus_name)} "
             "meet the N-0 criteria (contingencies are not part of this check)",
             element_type="bus",
             element_id=poi.bus_id,

@@ -226,20 +226,21 @@ def plan_hosting(
         )
     ]
     ceiling = top
-    if options.collapse or with_n1:
+    if options.collapse or with_n1:  # an N-1 search needs the nose as its ceiling even when it is not asked for
         report(0.5, "hosting capacity: voltage collapse")
-        ceiling, high_c, _ = _search_limit(search, lambda t: t.stage.converged, top=top, resolution=resolution)
-        collapse: Binding = (None, None, "no_solution", None, None)
-        limits.append(
-            hosting_limit(
-                HostingCriterion.VOLTAGE_COLLAPSE,
-                low=ceiling,
-                high=high_c,
-                binding=collapse,
-                search_max=top,
-                largest_stage_mw=largest_stage_mw,
+        ceiling, high_c, bracket_c = _search_limit(search, lambda t: t.stage.converged, top=top, resolution=resolution)
+        if options.collapse:
+            collapse: Binding = (None, None, "no_solution", None, None) if bracket_c is not None else _NO_BINDING
+            limits.append(
+                hosting_limit(
+                    HostingCriterion.VOLTAGE_COLLAPSE,
+                    low=ceiling,
+                    high=high_c,
+                    binding=collapse,
+                    search_max=top,
+                    largest_stage_mw=largest_stage_mw,
+                )
             )
-        )
     return HostingPlan(search, limits, min(ceiling, top), top, resolution, largest_stage_mw, time.perf_counter() - clock)
 
 
@@ -255,11 +256,16 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
             )
             continue
         binding = ""
+        outage = f" after the outage of {limit.binding_outage}" if limit.binding_outage else ""
         if limit.binding_element:
-            outage = f" after the outage of {limit.binding_outage}" if limit.binding_outage else ""
             binding = f" ({limit.binding_kind} on {named(limit.binding_element, limit.binding_element_name)}{outage})"
-        parts.append(f"{name} {limit.max_mw or 0:,.0f} MW{binding}")
-        if limit.max_mw is not None and largest_stage_mw > limit.max_mw:
+        elif limit.binding_kind == "no_solution" and outage:
+            binding = f" (no AC solution{outage})"
+        # max_mw None: the criterion fails at the first step of the search, below the resolution
+        capacity = limit.max_mw if limit.max_mw is not None else 0.0
+        amount = f"{capacity:,.0f} MW" if limit.max_mw is not None else f"under {result.resolution_mw:g} MW"
+        parts.append(f"{name} {amount}{binding}")
+        if largest_stage_mw > capacity:
             found.append(
                 Finding(
                     severity=Severity.VIOLATION
@@ -267,11 +273,11 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
                     else Severity.CRITICAL,
                     category="hosting_capacity",
                     what=f"{stage_title(largest_label, largest_stage_mw)} exceeds the {name} hosting capacity of the POI, "
-                    f"{limit.max_mw:,.0f} MW, by {largest_stage_mw - limit.max_mw:,.0f} MW{binding}",
+                    f"{amount}, by {largest_stage_mw - capacity:,.0f} MW{binding}",
                     where=f"bus {result.poi_bus}",
                     element_type="bus",
                     element_id=result.poi_bus,
-                    limit=limit.max_mw,
+                    limit=capacity,
                     value=largest_stage_mw,
                     unit="MW",
                 )

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandapower as pp
+import pandapower.networks as pn
 import pytest
 
+from grid_models.catalog.uploads import load_upload
 from grid_models.engine import run_study
 from grid_models.errors import StudySpecError
 from grid_models.grid import Grid
 from grid_models.report import render_report
+from grid_models.results import Severity, StudyResult
 from grid_models.spec import StudySpec
 
 
@@ -36,3 +40,72 @@ def test_the_report_renders_when_nothing_solves(fields: dict[str, object], catal
     result = run_study(_spec(**fields), catalog_grid("activsg200"))
     assert not (result.base_case.converged and all(stage.converged for stage in result.stages))
     assert "<html" in render_report(result)
+
+
+def _hosting_texts(result: StudyResult) -> list[str]:
+    return [finding.what for finding in result.findings if finding.category == "hosting_capacity"]
+
+
+def test_a_nose_beyond_the_search_is_not_reported_as_one(catalog_grid: Callable[[str], Grid]) -> None:
+    hosting = {"max_mw": 1000, "resolution_mw": 10}
+    spec = _spec(stages=[{"mw": 100}, {"mw": 5000}], analyses={"hosting_capacity": hosting})
+    result = run_study(spec, catalog_grid("activsg200"))
+    assert result.stages[1].converged  # 5,000 MW solves: no collapse within 1,000 MW
+    collapse = next(limit for limit in result.hosting_capacity.limits if limit.criterion.value == "voltage_collapse")
+    assert not collapse.found_limit and collapse.binding_kind is None
+    assert "voltage collapse above 1,000 MW" in _hosting_texts(result)[0] and "(nose)" not in _hosting_texts(result)[0]
+    quiet = run_study(_spec(analyses={"hosting_capacity": hosting | {"collapse": False}}), catalog_grid("activsg200"))
+    assert all(limit.criterion.value != "voltage_collapse" for limit in quiet.hosting_capacity.limits)
+
+
+def test_an_n1_limit_bound_by_an_unsolvable_outage_says_so(catalog_grid: Callable[[str], Grid]) -> None:
+    spec = _spec(site={"bus": 189}, analyses={"hosting_capacity": {"max_mw": 1500, "resolution_mw": 5}})
+    result = run_study(spec, catalog_grid("activsg200"))
+    n1 = next(limit for limit in result.hosting_capacity.limits if limit.criterion.value == "n1")
+    assert n1.binding_kind == "no_solution" and n1.binding_outage
+    assert f"(no AC solution after the outage of {n1.binding_outage})" in _hosting_texts(result)[0]
+
+
+def test_a_limit_that_fails_at_the_first_step_is_reported_as_exceeded() -> None:
+    grid = load_upload(pp.to_json(pn.case30()).encode(), grid_id="case30", filename="case30.json")
+    spec = StudySpec.model_validate(
+        {
+            "grid": {"upload_id": "case30"},
+            "site": {"bus": 7},
+            "stages": [{"mw": 10}, {"mw": 60}],
+            "dispatch": {"rule": "merit_order"},
+            "analyses": {"hosting_capacity": {"max_mw": 100}},
+        }
+    )
+    result = run_study(spec, grid)
+    n0 = next(limit for limit in result.hosting_capacity.limits if limit.criterion.value == "n0")
+    assert n0.max_mw is None  # fails already at the first step
+    texts = _hosting_texts(result)
+    assert "N-0 under 1 MW" in texts[0]
+    assert any("exceeds the N-0 hosting capacity of the POI, under 1 MW, by 60 MW" in text for text in texts)
+
+
+def test_summaries_name_the_largest_stage_not_the_last(catalog_grid: Callable[[str], Grid]) -> None:
+    spec = _spec(stages=[{"mw": 400}, {"mw": 200}, {"mw": 100}], analyses={"contingency": {}})
+    result = run_study(spec, catalog_grid("activsg200"))
+    summaries = [finding.what for finding in result.findings if finding.stage_index is None]
+    assert any(text.startswith("all 3 stages up to 400 MW") for text in summaries)
+    assert any(text.startswith("every solved stage up to 400 MW is N-1 secure") for text in summaries)
+
+
+def test_n1_violations_the_facility_barely_moved_are_warnings_listed_last(catalog_grid: Callable[[str], Grid]) -> None:
+    spec = StudySpec.model_validate(
+        {
+            "grid": {"catalog": "activsg500"},
+            "site": {"bus": 7},
+            "stages": [{"mw": 300}],
+            "dispatch": {"rule": "merit_order"},
+            "analyses": {"contingency": {}},
+        }
+    )
+    result = run_study(spec, catalog_grid("activsg500"))
+    assert result.contingency is not None
+    statuses = [violation.status for violation in result.contingency.stages[1].violations]
+    assert "marginal" in statuses and statuses.index("marginal") == sum(s != "marginal" for s in statuses)
+    listed = [finding for finding in result.findings if finding.category == "contingency" and "outage of" in finding.what]
+    assert all((finding.severity is Severity.WARNING) == finding.what.endswith("[marginal]") for finding in listed)

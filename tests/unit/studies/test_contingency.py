@@ -200,7 +200,7 @@ def test_units_without_an_upper_limit_take_the_whole_response() -> None:
     weights = response_weights(prepared, np.array([50.0, 0.0, 10.0]), np.array([True, True, True]))  # type: ignore[arg-type]
     np.testing.assert_array_equal(weights, [0.0, 1.0, 0.0])
     finite = response_weights(prepared, np.array([50.0, 0.0, 10.0]), np.array([True, False, True]))  # type: ignore[arg-type]
-    np.testing.assert_allclose(finite, [50.0 / 90.0, 0.0, 40.0 / 90.0])
+    np.testing.assert_array_equal(finite, [50.0, 0.0, 40.0])
 
 
 def test_rounding_residue_is_no_headroom() -> None:
@@ -210,7 +210,7 @@ def test_rounding_residue_is_no_headroom() -> None:
     prepared = SimpleNamespace(gen_pmax_mw=np.array([100.0, 300.0, 50.0]), slack_gen=0)
     full = np.array([100.0, 300.0, 50.0]) - 5e-13
     weights = response_weights(prepared, full, np.array([True, True, False]))  # type: ignore[arg-type]
-    np.testing.assert_allclose(weights, [0.25, 0.75, 0.0])
+    np.testing.assert_array_equal(weights, [100.0, 300.0, 0.0])
 
 
 def test_merit_order_stage_beyond_the_units_headroom_runs_its_n1(catalog_grid: Callable[[str], Grid]) -> None:
