@@ -32,7 +32,11 @@ ERCOT_MAX_LOSS_MW = 2600.0  # REFERENCE.md section 2: ERCOT maximum tolerable lo
 
 def _trip_point(stage: StageSolve, context: DispatchContext, backend: LightSimBackend) -> OperatingPoint:
     prep = backend.prepared
-    gen_p = stage.solution.gen_p_mw
+    gen_p = stage.solution.gen_p_mw.copy()
+    # what the slack unit carried beyond its schedule (demand the dispatchable units could not
+    # serve) is the first to go when the facility trips; the units share the rest
+    if stage.unserved_mw > 0:
+        gen_p[prep.slack_gen] = stage.gen_p_mw[prep.slack_gen]
     footroom = np.where(context.eligible, np.clip(gen_p - prep.gen_pmin_mw, 0.0, None), 0.0)
     return OperatingPoint(gen_p_mw=gen_p, slack_weights=room_weights(footroom, fallback=prep.slack_gen))
 

@@ -173,7 +173,13 @@ class _Redispatch:
 
     def __call__(self, point: OperatingPoint, solution: RawSolution) -> OperatingPoint | None:
         residual = solution.slack_p_mw - point.gen_p_mw[self.context.slack_gen]
-        if self.unserved_mw > 0 or abs(residual) <= self.settings.loss_tolerance_mw:
+        tolerance = self.settings.loss_tolerance_mw
+        if self.unserved_mw > 0 and residual > -tolerance:
+            # every eligible unit is at its limit: what the slack unit carries beyond its schedule is
+            # what they cannot serve (the amount shared was a guess from the previous stage's losses)
+            self.unserved_mw = max(residual, 0.0)
+            return None
+        if abs(residual) <= tolerance:
             return None
         if self.history is not None and self.shared_mw != self.history[0]:
             slope = (residual - self.history[1]) / (self.shared_mw - self.history[0])

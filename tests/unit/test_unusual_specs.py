@@ -109,3 +109,27 @@ def test_n1_violations_the_facility_barely_moved_are_warnings_listed_last(catalo
     assert "marginal" in statuses and statuses.index("marginal") == sum(s != "marginal" for s in statuses)
     listed = [finding for finding in result.findings if finding.category == "contingency" and "outage of" in finding.what]
     assert all((finding.severity is Severity.WARNING) == finding.what.endswith("[marginal]") for finding in listed)
+
+
+def test_unserved_demand_is_what_the_slack_carries_whatever_came_before(catalog_grid: Callable[[str], Grid]) -> None:
+    """5,000 MW at CLINTON exhausts the dispatchable units; the shortfall reported was the first
+    guess of the redispatch (from the previous stage's losses): 3,614-3,859 MW by path."""
+    results = [
+        run_study(_spec(stages=[{"mw": mw} for mw in path]), catalog_grid("activsg200")) for path in ([5000], [1000, 5000])
+    ]
+    last = [result.stages[-1] for result in results]
+    assert last[0].unserved_mw == pytest.approx(last[1].unserved_mw, abs=0.01)
+    placed = sum(f.delta_p_mw for f in last[0].dispatch_by_fuel if f.fuel != "nuclear")  # activsg200's slack unit is nuclear
+    assert last[0].unserved_mw == pytest.approx(last[0].delta_generation_mw - placed, abs=0.1)
+
+
+def test_a_trip_first_drops_what_the_slack_carried_for_the_unserved_demand(catalog_grid: Callable[[str], Grid]) -> None:
+    spec = _spec(stages=[{"mw": 1600}, {"mw": 2500}], analyses={"load_loss": {}})
+    result = run_study(spec, catalog_grid("activsg200"))
+    assert result.load_loss is not None
+    for stage, trip in zip(result.stages, result.load_loss.stages, strict=True):
+        assert stage.unserved_mw > 0 and trip.converged  # 2,500 MW: "no AC solution after the trip" before
+        added = {f.fuel: f.delta_p_mw for f in stage.dispatch_by_fuel}
+        dropped = trip.generation_reduction_by_fuel
+        assert -dropped["coal"] <= added["coal"] * 1.01  # not pushed below where the stage found them
+        assert -dropped["nuclear"] == pytest.approx(stage.unserved_mw, rel=0.01)
