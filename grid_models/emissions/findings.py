@@ -26,11 +26,22 @@ def _emission_finding(result: GridSupplyResult, stage: GridSupplyStage) -> Findi
         f"NOx {tons[Pollutant.NOX]:,.0f} tpy (gas as CC..CT: {low:,.0f}..{high:,.0f}), SO2 {tons[Pollutant.SO2]:,.0f} tpy "
         f"({result.main_method.replace('_', ' ')}: {main.mix_text()}); marginal CO2 {marginal:,.0f} "
         f"lb/MWh vs eGRID {result.egrid_subregion} non-baseload {result.egrid_nonbaseload_lb_per_mwh:,.1f} and average "
-        f"{result.egrid_average_lb_per_mwh:,.1f} lb/MWh",
+        f"{result.egrid_average_lb_per_mwh:,.1f} lb/MWh{_not_counted(main)}",
         where="grid supply",
         value=tons[Pollutant.CO2],
         unit="t CO2/yr",
     )
+
+
+def _not_counted(main: MethodEmissions) -> str:
+    """What the totals and the marginal rate (per MWh of the whole facility) leave out."""
+    notes = []
+    uncovered = main.uncovered_mw.get(Pollutant.CO2, 0.0)
+    if uncovered >= 0.5:
+        notes.append(f"{uncovered:,.0f} MW of the added supply come from units without a CO2 factor and count as zero")
+    if main.unserved_mw >= 0.5:
+        notes.append(f"{main.unserved_mw:,.0f} MW are beyond the dispatchable units' room (unserved demand)")
+    return "; not counted: " + " and ".join(notes) if notes else ""
 
 
 def _water_finding(stage: GridSupplyStage) -> Finding:

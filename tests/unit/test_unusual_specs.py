@@ -133,3 +133,20 @@ def test_a_trip_first_drops_what_the_slack_carried_for_the_unserved_demand(catal
         dropped = trip.generation_reduction_by_fuel
         assert -dropped["coal"] <= added["coal"] * 1.01  # not pushed below where the stage found them
         assert -dropped["nuclear"] == pytest.approx(stage.unserved_mw, rel=0.01)
+
+
+def test_emission_findings_say_what_they_do_not_count(catalog_grid: Callable[[str], Grid]) -> None:
+    """An uploaded net's external grid has no emission factor, and demand beyond the dispatchable
+    units' room is served by no counted unit: both made '0 t/yr' or a diluted marginal rate read
+    as facts."""
+    grid = load_upload(pp.to_json(pn.case9()).encode(), grid_id="case9", filename="case9.json")
+    upload = StudySpec.model_validate(
+        {"grid": {"upload_id": "case9"}, "site": {"bus": 4}, "stages": [{"mw": 50}], "analyses": {"emissions": {}}}
+    )
+    beyond = _spec(stages=[{"mw": 3000}], analyses={"emissions": {}})
+    texts = [
+        next(f.what for f in run_study(spec, grid).findings if f.category == "emissions")
+        for spec, grid in ((upload, grid), (beyond, catalog_grid("activsg200")))
+    ]
+    assert "not counted: 51 MW of the added supply come from units without a CO2 factor" in texts[0]
+    assert "MW are beyond the dispatchable units' room (unserved demand)" in texts[1]
