@@ -182,6 +182,12 @@ class ContingencyOptions(BaseModel):
     )
     threads: int = Field(2, ge=1, le=64, description="threads of the batch solver")
 
+    @model_validator(mode="after")
+    def _something_to_outage(self) -> Self:
+        if not (self.branches or self.generators):
+            raise ValueError("branches and generators are both false: nothing to outage; set one true or drop the analysis")
+        return self
+
 
 class HostingCapacityOptions(BaseModel):
     """Largest demand the POI can take before the first N-0 violation, N-1 violation and voltage collapse."""

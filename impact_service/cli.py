@@ -45,7 +45,11 @@ def _load_grid(spec: StudySpec, grid_file: Path | None) -> Grid:
         return load_catalog_grid(spec.grid.catalog, cache_dir=get_settings().cache_dir)
     if grid_file is None:
         raise SystemExit("this spec names an uploaded grid: pass the grid file with --grid-file")
-    return load_upload(grid_file.read_bytes(), grid_id=spec.grid.upload_id or "upload", filename=grid_file.name)
+    try:
+        content = grid_file.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"cannot read the grid file {grid_file}: {exc.strerror or exc}") from None
+    return load_upload(content, grid_id=spec.grid.upload_id or "upload", filename=grid_file.name)
 
 
 def _read_spec(path: Path) -> StudySpec:
@@ -53,6 +57,9 @@ def _read_spec(path: Path) -> StudySpec:
 
     try:
         return StudySpec.model_validate_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:  # missing, a directory, unreadable
+        errors.print(f"[red]cannot read the study spec {path}: {exc.strerror or exc}[/red]")
+        raise SystemExit(EXIT_USAGE) from None
     except ValidationError as exc:
         errors.print(f"[red]{path} is not a valid study spec:[/red]")
         for error in exc.errors():

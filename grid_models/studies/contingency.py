@@ -60,7 +60,8 @@ def build_contingencies(prepared: PreparedNetwork, area: StudyArea, options: Con
     if options.generators:
         for position in np.flatnonzero(area.generators):
             table, number = prepared.gen_labels[position].split()
-            name = f"{prepared.gen_fuel[position]} unit"
+            fuel = prepared.gen_fuel[position]
+            name = f"{fuel} unit" if fuel != "unknown" else "generator"
             found.append(Contingency("gen", int(position), int(number), name, table=None if table == "gen" else table))
     if len(found) > options.max_contingencies:
         raise StudySpecError(

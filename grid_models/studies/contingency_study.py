@@ -91,7 +91,12 @@ def _name(stage: ContingencyStageResult) -> str:
 
 def _also_before(stage: ContingencyStageResult) -> str:
     count = stage.no_solution_pre_existing
-    return f" (and {count} more have none without the facility either: pre-existing)" if count else ""
+    return f" (and {_counted(count, 'more has', 'more have')} none without the facility either: pre-existing)" if count else ""
+
+
+def _counted(count: int, one: str, many: str) -> str:
+    """``1 outage causes`` / ``3 outages cause``."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
@@ -101,9 +106,10 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
             category="contingency",
             stage_index=stage.stage_index,
             stage=stage.label,
-            what=f"{_name(stage)}: N-1 over {stage.contingencies} outages: {stage.with_violations} cause violations attributable "
-            f"to the facility, {stage.pre_existing_only} only pre-existing ones, {stage.islanding} cut buses off, "
-            f"{stage.no_solution} have no AC solution{_also_before(stage)}",
+            what=f"{_name(stage)}: N-1 over {stage.contingencies} outages: {_counted(stage.with_violations, 'causes', 'cause')} "
+            f"violations attributable to the facility, {stage.pre_existing_only} only pre-existing ones, "
+            f"{_counted(stage.islanding, 'cuts', 'cut')} buses off, {_counted(stage.no_solution, 'has', 'have')} no AC solution"
+            f"{_also_before(stage)}",
         )
     ]
     for violation in stage.violations[:_MAX_PER_STAGE]:
@@ -179,8 +185,9 @@ def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
                 category="contingency",
                 stage_index=0,
                 stage=base.label,
-                what=f"without the facility, {base.pre_existing_only} of {base.contingencies} study-area outages already violate "
-                f"the post-contingency criteria and {base.no_solution} have no solution; they are pre-existing",
+                what=f"without the facility, {base.pre_existing_only} of {base.contingencies} study-area outages already "
+                f"violate the post-contingency criteria and {_counted(base.no_solution, 'has', 'have')} no solution; "
+                "they are pre-existing",
             )
         )
     failing = first_n1_failure(result)
@@ -191,8 +198,9 @@ def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
                 category="summary",
                 stage_index=failing.stage_index,
                 stage=failing.label,
-                what=f"the grid first fails N-1 at {_name(failing)}: {failing.with_violations} outages cause violations "
-                f"attributable to the facility, {failing.no_solution} leave no solution",
+                what=f"the grid first fails N-1 at {_name(failing)}: "
+                f"{_counted(failing.with_violations, 'outage causes', 'outages cause')} violations attributable to the "
+                f"facility, {_counted(failing.no_solution, 'leaves', 'leave')} no solution",
                 rule="NERC TPL-001 P1",
             )
         )

@@ -13,8 +13,9 @@ _THERMAL_RULE = "N-0 thermal <= {limit:.0f} % of normal rating (NERC TPL-001, FA
 
 
 def stage_title(label: str, p_mw: float) -> str:
-    """How findings, reports and progress name a stage: ``Phase 2 (600 MW)``."""
-    return f"{label} ({p_mw:,.0f} MW)"
+    """How findings, reports and progress name a stage: ``Phase 2 (600 MW)``, ``Pilot (0.5 MW)``."""
+    amount = f"{p_mw:,.0f}" if abs(p_mw) >= 10 or p_mw == round(p_mw) else f"{p_mw:.3g}"
+    return f"{label} ({amount} MW)"
 
 
 def named(label: str, name: str | None) -> str:

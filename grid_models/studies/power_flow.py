@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grid_models.errors import StudySpecError
 from grid_models.facility import StageLoad
 from grid_models.solver.network import PreparedNetwork
 from grid_models.solver.qlimits import QLimitedSolution, initial_q_state, solve_with_q_limits
@@ -74,6 +75,13 @@ def dispatch_context(prepared: PreparedNetwork, base: StageSolve, options: Dispa
     eligible = np.array([fuel.lower() in fuels for fuel in prepared.gen_fuel], dtype=bool)
     if options.same_area_only:
         eligible &= prepared.bus_area[prepared.gen_bus] == prepared.bus_area[base.poi]
+    if not eligible.any():
+        area = f" in the POI's area {int(prepared.bus_area[base.poi])}" if options.same_area_only else ""
+        raise StudySpecError(
+            f"no generator{area} can pick up the demand: dispatch.dispatchable_fuels {sorted(fuels)} matches none of them "
+            f"(the grid's fuels: {', '.join(sorted(set(prepared.gen_fuel)))}); list their fuels"
+            + (" or set dispatch.same_area_only false" if options.same_area_only else "")
+        )
     return DispatchContext(options=options, base_p_mw=base_p, eligible=eligible, slack_gen=slack_gen)
 
 

@@ -62,6 +62,8 @@ def test_bad_spec_and_bad_grid_file_give_messages_not_tracebacks(tmp_path: Path)
     unknown.write_text(json.dumps({"grid": {"catalog": "activsg200"}, "site": {"bus_name": "ATLANTIS"}, "stages": [{"mw": 5}]}))
     done = _cli("run", str(unknown), cache=tmp_path)
     assert done.returncode == 1 and "bus_not_found" in done.stderr and "Traceback" not in done.stderr
+    done = _cli("run", str(tmp_path / "missing.json"), cache=tmp_path)
+    assert done.returncode == 2 and "cannot read the study spec" in done.stderr and "Traceback" not in done.stderr
     grid_file = tmp_path / "grid.m"
     grid_file.write_text("mpc.bus = [1 2 3];")
     done = _cli("validate", str(grid_file), cache=tmp_path)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pandapower as pp
 import pandapower.networks as pn
 import pytest
+from pydantic import ValidationError
 
 from grid_models.catalog.uploads import load_upload
 from grid_models.engine import run_study
@@ -150,3 +151,17 @@ def test_emission_findings_say_what_they_do_not_count(catalog_grid: Callable[[st
     ]
     assert "not counted: 51 MW of the added supply come from units without a CO2 factor" in texts[0]
     assert "MW are beyond the dispatchable units' room (unserved demand)" in texts[1]
+
+
+def test_options_that_would_do_nothing_are_refused(catalog_grid: Callable[[str], Grid]) -> None:
+    with pytest.raises(ValidationError, match="nothing to outage"):
+        _spec(analyses={"contingency": {"branches": False, "generators": False}})
+    nobody = _spec(dispatch={"dispatchable_fuels": ["hydrogen"]})
+    with pytest.raises(StudySpecError, match=r"no generator can pick up the demand.*the grid's fuels: coal"):
+        run_study(nobody, catalog_grid("activsg200"))
+
+
+def test_a_sub_megawatt_stage_is_not_called_0_mw(catalog_grid: Callable[[str], Grid]) -> None:
+    result = run_study(_spec(stages=[{"mw": 0.5}]), catalog_grid("activsg200"))
+    assert any("(0.5 MW)" in finding.what for finding in result.findings)
+    assert not any("(0 MW)" in finding.what for finding in result.findings)

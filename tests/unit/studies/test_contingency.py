@@ -399,4 +399,4 @@ def test_an_outage_without_solution_before_the_facility_too_is_pre_existing(cata
     assert (before.stages[1].no_solution, before.stages[1].no_solution_pre_existing) == (0, 1)
     findings = contingency_findings(before)
     assert not any(f.severity.value == "critical" and "line 25" in f.what for f in findings)
-    assert any("1 more have none without the facility either" in f.what for f in findings)
+    assert any("1 more has none without the facility either" in f.what for f in findings)
