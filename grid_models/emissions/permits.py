@@ -98,7 +98,25 @@ def _notes(onsite: OnsiteGeneration, groups: list[OnsiteGroupResult]) -> list[st
         for g in groups
         if g.nsps_subpart == "KKKKa"
     )
+    notes.extend(_temporary_note(g) for u, g in zip(onsite.units, groups, strict=True) if u.temporary)
     return notes
+
+
+def _temporary_note(group: OnsiteGroupResult) -> str:
+    """What declaring units temporary means: KKKKa's temporary subcategory, if they fall in it."""
+    if group.nsps_subpart != "KKKKa":
+        return (
+            f"{group.label}: declared temporary, but the temporary subcategory is KKKKa's (turbines commenced after "
+            "13 Dec 2024; give `commenced`): NSPS KKKK is screened as for any unit"
+        )
+    cap = factor("thresholds", "kkkka.temporary_max_heat_input").value
+    months = factor("thresholds", "kkkka.temporary_max_months").value
+    each = group.heat_input_mmbtu_per_h_each
+    fits = f"within it at {each:,.0f} MMBtu/h each" if each <= cap else f"not in it: {each:,.0f} MMBtu/h each is above"
+    return (
+        f"{group.label}: declared temporary (used under {months:g} months); KKKKa's temporary subcategory covers turbines "
+        f"up to {cap:g} MMBtu/h (91 FR 1910): {fits}; its limits are not in the tables"
+    )
 
 
 def screen_onsite(onsite: OnsiteGeneration, *, stages: list[str]) -> OnsiteResult:

@@ -109,6 +109,20 @@ def test_kkkka_for_new_turbines_and_overrides() -> None:
     assert co == pytest.approx(0.041 * HAND_HEAT_INPUT * 8760 / 2000)
 
 
+def test_a_temporary_declaration_is_screened_against_the_kkkka_subcategory() -> None:
+    """KKKKa's temporary subcategory: <= 850 MMBtu/h, used < 24 months (91 FR 1910); a SMT-130 is
+    ~HAND_HEAT_INPUT MMBtu/h, a 300 MW unit far above."""
+    new = {"count": 1, "commenced": "2025-06-01", "temporary": True}
+    notes = screen_onsite(OnsiteGeneration.model_validate({"units": [new]}), stages=["S1"]).notes
+    assert any("temporary subcategory covers turbines up to 850 MMBtu/h" in n and "within it" in n for n in notes)
+    big = new | {"model": None, "mw_each": 300.0, "heat_rate_hhv_btu_per_kwh": 9000.0}
+    notes = screen_onsite(OnsiteGeneration.model_validate({"units": [big]}), stages=["S1"]).notes
+    assert any("not in it: 2,700 MMBtu/h each is above" in n for n in notes)
+    old = {"count": 1, "temporary": True}  # no commencement date: KKKK
+    notes = screen_onsite(OnsiteGeneration.model_validate({"units": [old]}), stages=["S1"]).notes
+    assert any("declared temporary, but the temporary subcategory is KKKKa's" in n for n in notes)
+
+
 def test_bad_requests_say_how_to_fix_them() -> None:
     with pytest.raises(ValidationError, match="nox_ppm"):
         OnsiteGeneration.model_validate({"units": [{"count": 3, "nox_control": "scr"}]})
