@@ -224,6 +224,11 @@ def plan_study(spec: StudySpec, grid: Grid, *, progress: Progress, hosting: bool
     loads = [stage_load(stage, spec.facility, index=i) for i, stage in enumerate(spec.stages, start=1)]
     settings = solver_settings(spec)
     backend = LightSimBackend(prepared, settings)
+    if backend.islands.islanded(())[poi]:
+        raise StudySpecError(
+            f"bus {poi_info.bus_id} is not connected to the main network (no in-service line or transformer path "
+            "leads there); choose a connected bus"
+        )
     solves, context = _solve_stages(backend, spec, poi=poi, loads=loads, settings=settings, progress=progress)
     area, contingencies = None, []
     options = contingency_options(spec)

@@ -165,3 +165,15 @@ def test_a_sub_megawatt_stage_is_not_called_0_mw(catalog_grid: Callable[[str], G
     result = run_study(_spec(stages=[{"mw": 0.5}]), catalog_grid("activsg200"))
     assert any("(0.5 MW)" in finding.what for finding in result.findings)
     assert not any("(0 MW)" in finding.what for finding in result.findings)
+
+
+def test_a_poi_cut_off_from_the_network_is_refused() -> None:
+    """A plain pandapower net is not validated like an upload: a POI on an energised bus without
+    any branch read as 'beyond voltage collapse' or failed the N-1 probe."""
+    net = pn.case30()
+    island = pp.create_bus(net, vn_kv=135, name="ISO")
+    spec = StudySpec.model_validate(
+        {"grid": {"upload_id": "x"}, "site": {"bus": island}, "stages": [{"mw": 10}], "analyses": {"contingency": {}}}
+    )
+    with pytest.raises(StudySpecError, match=f"bus {island} is not connected to the main network"):
+        run_study(spec, net)
