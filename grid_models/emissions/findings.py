@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grid_models.emissions.results import GridSupplyResult, GridSupplyStage, MethodEmissions, OnsiteResult, Pollutant
 from grid_models.results import Finding, Severity
+from grid_models.studies.findings import mw_text
 
 __all__ = ["comparison_findings", "grid_supply_findings"]
 
@@ -22,7 +23,7 @@ def _emission_finding(result: GridSupplyResult, stage: GridSupplyStage) -> Findi
         category="emissions",
         stage_index=stage.stage_index,
         stage=stage.stage,
-        what=f"{stage.stage}, {stage.facility_p_mw:,.0f} MW: grid supply adds CO2 {tons[Pollutant.CO2]:,.0f} t/yr, "
+        what=f"{stage.stage}, {mw_text(stage.facility_p_mw)}: grid supply adds CO2 {tons[Pollutant.CO2]:,.0f} t/yr, "
         f"NOx {tons[Pollutant.NOX]:,.0f} tpy (gas as CC..CT: {low:,.0f}..{high:,.0f}), SO2 {tons[Pollutant.SO2]:,.0f} tpy "
         f"({result.main_method.replace('_', ' ')}: {main.mix_text()}); marginal CO2 {marginal:,.0f} "
         f"lb/MWh vs eGRID {result.egrid_subregion} non-baseload {result.egrid_nonbaseload_lb_per_mwh:,.1f} and average "
@@ -52,7 +53,7 @@ def _water_finding(stage: GridSupplyStage) -> Finding:
         category="water",
         stage_index=stage.stage_index,
         stage=stage.stage,
-        what=f"{stage.stage}, {stage.facility_p_mw:,.0f} MW: on-site water about {water.onsite_gal_per_day:,.0f} gal/day "
+        what=f"{stage.stage}, {mw_text(stage.facility_p_mw)}: on-site water about {water.onsite_gal_per_day:,.0f} gal/day "
         f"({water.onsite_million_gal_per_year:,.0f} million gal/yr at WUE {water.wue_l_per_kwh:g} L/kWh; {low:,.0f} to "
         f"{high:,.0f} gal/day across reported WUE); upstream at the power plants {water.upstream_gal_per_day:,.0f} gal/day",
         where="water",

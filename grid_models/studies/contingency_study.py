@@ -10,7 +10,7 @@ from grid_models.solver.network import PreparedNetwork
 from grid_models.spec import ContingencyOptions, Criteria, StudyAreaMode
 from grid_models.studies.contingency import Contingency, OutageTable
 from grid_models.studies.contingency_evaluation import evaluate_contingencies
-from grid_models.studies.findings import named, stage_title
+from grid_models.studies.findings import mw_text, named, stage_title
 from grid_models.studies.power_flow import StageSolve
 from grid_models.studies.study_area import StudyArea
 
@@ -210,7 +210,7 @@ def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
                 severity=Severity.INFO,
                 category="summary",
                 # only stages with an N-0 solution have an N-1 (the N-0 findings name the others)
-                what=f"every solved stage up to {max(s.facility_p_mw for s in stages):,.0f} MW is N-1 secure over the "
+                what=f"every solved stage up to {mw_text(max(s.facility_p_mw for s in stages))} is N-1 secure over the "
                 f"{result.contingencies} study-area outages (beyond pre-existing problems)",
             )
         )

@@ -5,17 +5,22 @@ from __future__ import annotations
 from grid_models.results import BranchViolation, BusViolation, Finding, PoiInfo, Severity, StageResult, ViolationStatus
 from grid_models.spec import Criteria
 
-__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "first_failing_stage", "named", "power_flow_findings", "stage_title"]
+__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "first_failing_stage", "mw_text", "named", "power_flow_findings", "stage_title"]
 
 MAX_VIOLATION_FINDINGS_PER_STAGE = 15
 _VOLTAGE_RULE = "N-0 voltage {low:.2f}-{high:.2f} pu (ATC facility rating criteria)"
 _THERMAL_RULE = "N-0 thermal <= {limit:.0f} % of normal rating (NERC TPL-001, FAC-008)"
 
 
+def mw_text(p_mw: float) -> str:
+    """A demand as findings write it: ``1,200 MW``, and small non-integer ones as ``0.5 MW`` (not ``0 MW``)."""
+    amount = f"{p_mw:,.0f}" if abs(p_mw) >= 10 or p_mw == round(p_mw) else f"{p_mw:.3g}"
+    return f"{amount} MW"
+
+
 def stage_title(label: str, p_mw: float) -> str:
     """How findings, reports and progress name a stage: ``Phase 2 (600 MW)``, ``Pilot (0.5 MW)``."""
-    amount = f"{p_mw:,.0f}" if abs(p_mw) >= 10 or p_mw == round(p_mw) else f"{p_mw:.3g}"
-    return f"{label} ({amount} MW)"
+    return f"{label} ({mw_text(p_mw)})"
 
 
 def named(label: str, name: str | None) -> str:
@@ -210,7 +215,7 @@ def _first_break(stages: list[StageResult], poi: PoiInfo) -> Finding:
         return Finding(
             severity=Severity.INFO,
             category="summary",
-            what=f"all {len(stages)} stages up to {largest:,.0f} MW at {named(f'bus {poi.bus_id}', poi.bus_name)} "
+            what=f"all {len(stages)} stages up to {mw_text(largest)} at {named(f'bus {poi.bus_id}', poi.bus_name)} "
             "meet the N-0 criteria (contingencies are not part of this check)",
             element_type="bus",
             element_id=poi.bus_id,

@@ -24,7 +24,7 @@ from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import SolverSettings
 from grid_models.spec import Criteria, HostingCapacityOptions
 from grid_models.studies.evaluation import evaluate_stage
-from grid_models.studies.findings import named, stage_title
+from grid_models.studies.findings import mw_text, named, stage_title
 from grid_models.studies.power_flow import DispatchContext, StageSolve, solve_stage
 
 __all__ = [
@@ -252,7 +252,9 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
         name = words[limit.criterion]
         if not limit.found_limit:
             parts.append(
-                f"{name} above {limit.max_mw:,.0f} MW" if limit.binding_kind is None else f"{name} {limit.max_mw:,.0f} MW (nose)"
+                f"{name} above {mw_text(limit.max_mw or 0.0)}"
+                if limit.binding_kind is None
+                else f"{name} {mw_text(limit.max_mw or 0.0)} (nose)"
             )
             continue
         binding = ""
@@ -263,7 +265,7 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
             binding = f" (no AC solution{outage})"
         # max_mw None: the criterion fails at the first step of the search, below the resolution
         capacity = limit.max_mw if limit.max_mw is not None else 0.0
-        amount = f"{capacity:,.0f} MW" if limit.max_mw is not None else f"under {result.resolution_mw:g} MW"
+        amount = mw_text(capacity) if limit.max_mw is not None else f"under {result.resolution_mw:g} MW"
         parts.append(f"{name} {amount}{binding}")
         if largest_stage_mw > capacity:
             found.append(
@@ -273,7 +275,7 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
                     else Severity.CRITICAL,
                     category="hosting_capacity",
                     what=f"{stage_title(largest_label, largest_stage_mw)} exceeds the {name} hosting capacity of the POI, "
-                    f"{amount}, by {largest_stage_mw - capacity:,.0f} MW{binding}",
+                    f"{amount}, by {mw_text(largest_stage_mw - capacity)}{binding}",
                     where=f"bus {result.poi_bus}",
                     element_type="bus",
                     element_id=result.poi_bus,

@@ -162,9 +162,11 @@ def test_options_that_would_do_nothing_are_refused(catalog_grid: Callable[[str],
 
 
 def test_a_sub_megawatt_stage_is_not_called_0_mw(catalog_grid: Callable[[str], Grid]) -> None:
-    result = run_study(_spec(stages=[{"mw": 0.5}]), catalog_grid("activsg200"))
+    spec = _spec(stages=[{"mw": 0.5}], analyses={"hosting_capacity": {"max_mw": 0.5, "resolution_mw": 0.1, "n1": False}})
+    result = run_study(spec, catalog_grid("activsg200"))
     assert any("(0.5 MW)" in finding.what for finding in result.findings)
-    assert not any("(0 MW)" in finding.what for finding in result.findings)
+    assert any("N-0 above 0.5 MW" in finding.what for finding in result.findings)
+    assert not any(" 0 MW" in finding.what for finding in result.findings)
 
 
 def test_a_poi_cut_off_from_the_network_is_refused() -> None:
