@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -100,7 +101,7 @@ def _default(name: str) -> float:
 class FacilityParameters(BaseModel):
     """How GPUs become MW; defaults and their sources in ``grid_models/data/facility_defaults.csv``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     pue: float = Field(default_factory=lambda: _default("pue"), ge=1.0, le=3.0, description="power usage effectiveness")
     network_storage_share: float = Field(
@@ -115,8 +116,8 @@ class FacilityParameters(BaseModel):
     power_factor: float = Field(
         default_factory=lambda: _default("power_factor"), gt=0.5, le=1.0, description="lagging power factor at the POI"
     )
-    server_kw_per_gpu: dict[GpuModel, float] = Field(
-        default_factory=dict, description="overrides of the server power per GPU (kW) by GPU model"
+    server_kw_per_gpu: dict[GpuModel, Annotated[float, Field(gt=0.0, le=20.0)]] = Field(
+        default_factory=dict, description="overrides of the server power per GPU (kW, 0-20) by GPU model"
     )
 
     def kw_per_gpu(self, model: GpuModel) -> float:
@@ -128,7 +129,7 @@ class FacilityParameters(BaseModel):
 class StageSpec(BaseModel):
     """One growth stage: a GPU count with a GPU model, or a demand in MW."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     label: str = Field(default="", max_length=80, pattern=PRINTABLE)
     gpus: int | None = Field(default=None, gt=0, le=20_000_000)

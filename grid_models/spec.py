@@ -33,7 +33,7 @@ __all__ = [
     "StudySpec",
 ]
 
-_STRICT = ConfigDict(extra="forbid")
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/Infinity parse in JSON
 
 
 class GridRef(BaseModel):
@@ -127,7 +127,9 @@ class SolverOptions(BaseModel):
     model_config = _STRICT
 
     enforce_q_limits: bool = Field(True, description="generators stop regulating voltage at their reactive limits")
-    tolerance_pu: float = Field(1e-8, gt=0, le=1e-3, description="Newton-Raphson mismatch tolerance, per unit")
+    tolerance_pu: float = Field(
+        1e-8, ge=1e-12, le=1e-3, description="Newton-Raphson mismatch tolerance, per unit (1e-12 to 1e-3)"
+    )
     max_iterations: int = Field(30, ge=1, le=200)
     initial_voltage: InitialVoltage = InitialVoltage.AUTO
 
@@ -225,6 +227,7 @@ class StudySpec(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {

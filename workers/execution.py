@@ -15,7 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TaskPredicate
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError as DatabaseError
 
 from grid_models.errors import GridModelError, StudyCanceled
 from impact_service.settings import Settings
@@ -149,12 +152,20 @@ def fail(
     logger.info("study_ended study_id=%s status=%s code=%s", study_id, status.value, code)
 
 
+# errors of the machinery around a study: the task retries them (the study itself may be fine)
+INFRASTRUCTURE_ERRORS = (DatabaseError, BrokerError, RedisConnectionError)
+
+
 @contextmanager
 def study_errors(settings: Settings, study_id: str, token: str) -> Iterator[None]:
     """Turn what the engine raises into the study's final status; infrastructure errors propagate
-    (the task retries them)."""
+    (the task retries them). Any other exception is an engine bug that fails the study at once
+    with its type and message (a TypeError once left the study 'running' until the sweeper,
+    three redeliveries later, blamed a dead worker)."""
     try:
         yield
+    except (*INFRASTRUCTURE_ERRORS, TaskPredicate):
+        raise
     except ClaimLost as exc:
         logger.info("claim_lost study_id=%s detail=%s", study_id, exc)
     except StudyCanceled as exc:
@@ -164,6 +175,6 @@ def study_errors(settings: Settings, study_id: str, token: str) -> Iterator[None
         fail(settings, study_id, token, "time_limit", message)
     except GridModelError as exc:
         fail(settings, study_id, token, exc.code, exc.message)
-    except (MemoryError, ValueError, RuntimeError, KeyError, IndexError) as exc:  # engine bugs: fail with a trace in the log
+    except Exception as exc:  # engine bugs (and MemoryError): fail with a trace in the log
         logger.exception("study_internal_error study_id=%s", study_id)
         fail(settings, study_id, token, "internal_error", f"{type(exc).__name__}: {exc}"[:2000])

@@ -6,18 +6,16 @@ import logging
 from typing import Any
 
 from celery import signals
-from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy.exc import OperationalError as DatabaseError
 
 from impact_service.settings import get_settings
 from workers import fanout, runner
 from workers.celery_app import app
+from workers.execution import INFRASTRUCTURE_ERRORS
 from workers.names import MERGE_STUDY, RUN_PART, RUN_STUDY, SWEEP
 
 logger = logging.getLogger(__name__)
 
-_INFRASTRUCTURE = (DatabaseError, BrokerError, RedisConnectionError)
+_INFRASTRUCTURE = INFRASTRUCTURE_ERRORS
 
 
 @app.task(name=RUN_STUDY, bind=True, autoretry_for=_INFRASTRUCTURE, retry_backoff=2, retry_backoff_max=60, max_retries=8)

@@ -25,7 +25,7 @@ __all__ = [
     "OzoneClass",
 ]
 
-_STRICT = ConfigDict(extra="forbid")
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/Infinity parse in JSON
 
 
 class EgridSubregion(StrEnum):

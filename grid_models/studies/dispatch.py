@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
@@ -54,11 +55,12 @@ class DispatchRule(StrEnum):
 class DispatchOptions(BaseModel):
     """Generator pick-up rule of a study."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     rule: DispatchRule = DispatchRule.PARTICIPATION
-    dispatchable_fuels: list[str] = Field(
+    dispatchable_fuels: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
         default_factory=lambda: list(DEFAULT_DISPATCHABLE_FUELS),
+        max_length=50,
         description="generator fuels (MATPOWER genfuel) that follow load",
     )
     same_area_only: bool = Field(default=False, description="only units in the POI's area pick up the demand")

@@ -91,3 +91,24 @@ def test_migrations_are_idempotent(database: str, tmp_path: Path) -> None:
     upgrade_schema(database)
     with session_scope(database) as session:
         assert repo.count_by_status(session)
+
+
+@pytest.mark.parametrize("error", [TypeError("unsupported operand"), OverflowError("int too large"), UserWarning("odd")])
+def test_any_engine_error_fails_the_study_at_once(database: str, error: Exception) -> None:
+    """Only some exception types used to count as study errors; a TypeError left the study
+    'running' until the sweeper blamed a dead worker three redeliveries later."""
+    from impact_service.settings import Settings
+    from workers.execution import study_errors
+
+    study_id = _study(database, "engine-bugs")
+    with session_scope(database) as session:
+        token = repo.claim_study(
+            session, study_id=study_id, worker="w1", task_id="t1", redelivered=False, stale_after=timedelta(seconds=60)
+        )
+    assert token is not None
+    with study_errors(Settings(database_url=database), study_id, token):
+        raise error
+    with session_scope(database) as session:
+        study = repo.get_study(session, study_id=study_id)
+        assert study is not None and study.status == StudyStatus.FAILED.value
+        assert study.error_code == "internal_error" and type(error).__name__ in (study.error_message or "")

@@ -179,3 +179,21 @@ def test_a_poi_cut_off_from_the_network_is_refused() -> None:
     )
     with pytest.raises(StudySpecError, match=f"bus {island} is not connected to the main network"):
         run_study(spec, net)
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"stages": [{"mw": float("nan")}]}, "stages.0.mw"),
+        ({"stages": [{"gpus": 1000, "gpu_model": "h100"}], "facility": {"server_kw_per_gpu": {"h100": float("nan")}}}, "h100"),
+        ({"stages": [{"gpus": 1000, "gpu_model": "h100"}], "facility": {"server_kw_per_gpu": {"h100": -1}}}, "h100"),
+        ({"onsite_generation": {"units": [{"count": 1}], "factor_overrides": {"turbines.ap42.co": float("inf")}}}, "co"),
+        ({"dispatch": {"dispatchable_fuels": ["coal"] * 51}}, "dispatchable_fuels"),
+        ({"solver": {"tolerance_pu": 1e-300}}, "tolerance_pu"),
+    ],
+)
+def test_values_no_study_can_use_are_refused_by_the_spec(fields: dict[str, object], where: str) -> None:
+    """JSON bodies may carry NaN and Infinity (Python's parser reads them): a NaN GPU power failed
+    the study after it was queued, a NaN emission factor 'succeeded' with 'nan' in the findings."""
+    with pytest.raises(ValidationError, match=where):
+        _spec(**fields)
