@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grid_models.spec import StudySpec
-from impact_service.errors import Conflict, NotFound
+from impact_service.errors import Conflict, NotFound, UnprocessableEntity
 from impact_service.grids.service import grid_key, index_for, resolve_site
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
@@ -44,6 +44,20 @@ def _resubmission_key(spec: StudySpec) -> str:
     return hashlib.sha256(f"{spec.input_hash()}|gridimpact {package_version('gridimpact')}".encode()).hexdigest()
 
 
+def _same_request(existing: Study, spec: StudySpec, idempotency_key: str | None) -> Study:
+    """The earlier study a request repeats. An idempotency key reused for another spec is a 422,
+    as the IETF Idempotency-Key draft asks (returning the earlier study would answer a question
+    that was not asked)."""
+    reused = bool(idempotency_key) and existing.idempotency_key == idempotency_key
+    if reused and StudySpec.model_validate(existing.spec).input_hash() != spec.input_hash():
+        raise UnprocessableEntity(
+            f"Idempotency-Key {idempotency_key!r} was used for a different study ({existing.id}); "
+            "send a new key for a new request",
+            code="idempotency_key_reused",
+        )
+    return existing
+
+
 def submit_study(
     session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec, idempotency_key: str | None
 ) -> tuple[Study, bool]:
@@ -54,26 +68,26 @@ def submit_study(
         session, tenant_id=tenant_id, idempotency_key=idempotency_key, input_hash=input_hash, grid_key=key
     )
     if existing is not None:
-        return existing, False
-    study = repo.create_study(
-        session,
-        tenant_id=tenant_id,
-        spec=spec.model_dump(mode="json"),
-        input_hash=input_hash,
-        grid_key=key,
-        name=spec.name,
-        idempotency_key=idempotency_key,
-    )
+        return _same_request(existing, spec, idempotency_key), False
     try:
+        study = repo.create_study(
+            session,
+            tenant_id=tenant_id,
+            spec=spec.model_dump(mode="json"),
+            input_hash=input_hash,
+            grid_key=key,
+            name=spec.name,
+            idempotency_key=idempotency_key,
+        )
         session.commit()
-    except IntegrityError:  # the same idempotency key raced in from another request
+    except IntegrityError:  # the same idempotency key raced in from another request (at flush or commit)
         session.rollback()
         again = repo.find_existing_study(
             session, tenant_id=tenant_id, idempotency_key=idempotency_key, input_hash=input_hash, grid_key=key
         )
         if again is None:
             raise
-        return again, False
+        return _same_request(again, spec, idempotency_key), False
     _send(settings, study, buses=buses)
     session.commit()
     return study, True

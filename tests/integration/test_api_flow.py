@@ -64,9 +64,14 @@ def test_result_before_the_end_is_409_with_retry_after(tenants: Tenants) -> None
 def test_idempotency_key_and_identical_resubmission(tenants: Tenants) -> None:
     first = tenants.a.submit(small_spec(name="idem", stages=[{"mw": 77}]), idempotency_key="abc-123")
     again = tenants.a._http.post(
-        "/v1/studies", json=small_spec(name="other", stages=[{"mw": 78}]), headers={"Idempotency-Key": "abc-123"}
+        "/v1/studies", json=small_spec(name="renamed", stages=[{"mw": 77}]), headers={"Idempotency-Key": "abc-123"}
     )
     assert again.status_code == 200 and again.json()["id"] == first["id"]
+    other = tenants.a._http.post(  # the key reused for another question: refused, not answered with the old study
+        "/v1/studies", json=small_spec(name="idem", stages=[{"mw": 78}]), headers={"Idempotency-Key": "abc-123"}
+    )
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert first["id"] in other.json()["error"]["message"]
     identical = tenants.a._http.post("/v1/studies", json=small_spec(name="idem", stages=[{"mw": 77}]))
     assert identical.status_code == 200 and identical.json()["id"] == first["id"]
     other_tenant = tenants.b.submit(small_spec(name="idem", stages=[{"mw": 77}]), idempotency_key="abc-123")

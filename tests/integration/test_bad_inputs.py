@@ -144,3 +144,19 @@ def test_generated_requests_never_500(app_and_key: tuple[FastAPI, str]) -> None:
 
 def test_metrics_after_fuzzing(client: TestClient) -> None:
     assert "gridimpact_http_requests_total" in client.get("/metrics").text
+
+
+def test_one_idempotency_key_sent_in_parallel_makes_one_study(client: TestClient) -> None:
+    """The key's unique constraint fired at flush, outside the handler that expects it: some of
+    the racing requests got 503 'database unavailable'."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = VALID | {"stages": [{"mw": 12.5}]}
+
+    def post(_: int) -> Any:
+        return client.post("/v1/studies", json=body, headers={"Idempotency-Key": "race-1"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(post, range(8)))
+    assert sorted({r.status_code for r in responses}) in ([200, 202], [202])
+    assert len({r.json()["id"] for r in responses}) == 1
