@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pandapower as pp
@@ -89,8 +90,20 @@ def _table(raw: Any, element: str) -> pd.DataFrame:
         raise _fail(element, "_object", f"the '{element}' table's columns, index and data must be lists")
     if any(not isinstance(row, list) or len(row) != len(columns) for row in data) or len(data) != len(index):
         raise _fail(element, "data", f"the '{element}' table has rows whose length does not match its columns or index")
-    frame = pd.DataFrame(data, index=pd.Index(index), columns=[str(c) for c in columns])
+    names = [str(c) for c in columns]
+    if len(set(names)) != len(names):
+        raise _fail(element, "columns", f"the '{element}' table names a column twice; keep one of each")
+    if not all(_is_id(i) for i in index) or len(set(index)) != len(index):
+        raise _fail(element, "index", f"the '{element}' table's index must be distinct whole numbers from 0 to {_MAX_ID:,}")
+    frame = pd.DataFrame(data, index=pd.Index(index, dtype=np.int64), columns=names)
     return frame.drop(columns=[c for c in ("geo",) if c in frame.columns])
+
+
+_MAX_ID = 2**53  # element ids and bus references: whole numbers a float64 still holds exactly
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_ID
 
 
 # pandapower's naming of numeric columns (limits and quantities with a unit), for columns the
@@ -98,8 +111,55 @@ def _table(raw: Any, element: str) -> pd.DataFrame:
 _NUMERIC_NAME = re.compile(r"^(min|max)_|_(mw|mvar|mva|kv|ka|pu|percent|degree|ohm|km|mw_per_mvar)$")
 
 
+def _numeric_column(element: str, column: str, values: pd.Series) -> pd.Series:
+    """A column that must hold numbers (or nulls), as float64; booleans and text are refused."""
+    refused = values.map(lambda v: isinstance(v, (bool, str, list, dict)) and not _numeric_text(v))
+    numbers = pd.to_numeric(values.where(~refused), errors="coerce")
+    bad = refused | (numbers.isna() & values.notna())
+    if bad.any():
+        raise _fail(element, column, f"{element}.{column} must hold numbers (rows {_rows(values.index[bad])})")
+    return numbers.astype(np.float64)
+
+
+def _numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(index: pd.Index) -> str:
+    shown = ", ".join(str(i) for i in index[:10])
+    return shown + (", ..." if len(index) > 10 else "")
+
+
+def _boolean_column(element: str, column: str, values: pd.Series) -> pd.Series:
+    bad = values.notna() & ~values.map(lambda v: isinstance(v, bool) or (isinstance(v, (int, float)) and v in (0, 1)))
+    if bad.any():
+        raise _fail(element, column, f"{element}.{column} must be true or false (rows {_rows(values.index[bad])})")
+    return values
+
+
 def _merge_into(net: pp.pandapowerNet, element: str, frame: pd.DataFrame) -> None:
     template = net[element]
+    for column in frame.columns:
+        in_template = column in template.columns
+        if (in_template and template[column].dtype.kind in "iuf") or (not in_template and _NUMERIC_NAME.search(column)):
+            frame[column] = _numeric_column(element, column, frame[column])
+            if in_template and template[column].dtype.kind in "iu":  # bus references and counts: whole numbers
+                values = frame[column]
+                bad = values.notna() & ~((values % 1 == 0) & (values.abs() <= _MAX_ID))
+                if bad.any():
+                    raise _fail(
+                        element,
+                        column,
+                        f"{element}.{column} must hold whole numbers up to {_MAX_ID:,} (rows {_rows(values.index[bad])})",
+                    )
+        elif in_template and template[column].dtype.kind == "b":
+            frame[column] = _boolean_column(element, column, frame[column])
     merged = frame.reindex(columns=list(dict.fromkeys([*template.columns, *frame.columns])))
     for column in merged.columns[merged.isna().all().to_numpy()]:  # all null (JSON nulls): NaN, not Python objects
         numeric = column in template.columns and template[column].dtype.kind in "biuf"
@@ -119,15 +179,15 @@ def _pandapower_net(text: str) -> pp.pandapowerNet:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail("file", "json", f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise _fail("file", "json", "the JSON is nested too deeply to be a pandapower network") from None
     body = document.get("_object") if isinstance(document, dict) else None
     if not isinstance(body, dict) or document.get("_class") != "pandapowerNet":
         raise _fail("file", "_class", "not a pandapower network: save it with pandapower.to_json(net, path)")
-    scalars = {key: body.get(key) for key in ("f_hz", "sn_mva", "name")}
-    if not isinstance(scalars["f_hz"], (int, float)) or not isinstance(scalars["sn_mva"], (int, float)) or scalars["sn_mva"] <= 0:
-        raise _fail("net", "sn_mva", "f_hz and sn_mva must be positive numbers")
-    net = pp.create_empty_network(
-        name=str(scalars["name"] or "upload")[:120], f_hz=float(scalars["f_hz"]), sn_mva=float(scalars["sn_mva"])
-    )
+    f_hz, sn_mva = body.get("f_hz"), body.get("sn_mva")
+    if not (_positive(f_hz) and _positive(sn_mva)):
+        raise _fail("net", "sn_mva", "f_hz and sn_mva must be positive finite numbers")
+    net = pp.create_empty_network(name=str(body.get("name") or "upload")[:120], f_hz=float(f_hz), sn_mva=float(sn_mva))
     issues = [
         ValidationIssue(element=key, field="table", message=f"'{key}' elements are not supported; remove or convert them")
         for key in _UNSUPPORTED_TABLES
@@ -139,6 +199,10 @@ def _pandapower_net(text: str) -> pp.pandapowerNet:
         if element in body:
             _merge_into(net, element, _table(body[element], element))
     return net
+
+
+def _positive(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def _matpower_net(text: str, *, max_buses: int) -> tuple[pp.pandapowerNet, list[str]]:

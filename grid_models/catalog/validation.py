@@ -111,13 +111,19 @@ def _physical(net: pp.pandapowerNet) -> list[ValidationIssue]:
         "zero impedance (r = x = 0): merge the two buses or give the line an impedance",
     )
     issues += _issue("line", "length_km", line.index[~(line.length_km > 0)], "length must be > 0 km")
+    issues += _issue(
+        "line", "max_i_ka", line.index[~(line.max_i_ka > 0)], "thermal rating must be > 0 kA (a very large value: unrated)"
+    )
     trafo = net.trafo
     issues += _issue("trafo", "sn_mva", trafo.index[~(trafo.sn_mva > 0)], "rated power must be > 0 MVA")
     issues += _issue("trafo", "vk_percent", trafo.index[trafo.vk_percent == 0], "short-circuit voltage must not be 0 %")
     issues += _transformer_ratios(net)
-    issues += _issue(
-        "gen", "vm_pu", net.gen.index[~net.gen.vm_pu.between(0.5, 1.5)], "voltage set-point must be within 0.5-1.5 pu"
-    )
+    for element in ("gen", "ext_grid"):
+        table = net[element]
+        issues += _issue(
+            element, "vm_pu", table.index[~table.vm_pu.between(0.5, 1.5)], "voltage set-point must be within 0.5-1.5 pu"
+        )
+    issues += _magnitudes(net)
     gen = net.gen
     if {"min_q_mvar", "max_q_mvar"} <= set(gen.columns):
         issues += _issue(
@@ -134,6 +140,24 @@ def _physical(net: pp.pandapowerNet) -> list[ValidationIssue]:
                 table.index[table.parallel != 1],
                 "parallel != 1 is not supported: duplicate the rows instead",
             )
+    return issues
+
+
+# Larger values are data errors (a unit of 1e20 MW once overflowed the merit-order blocks); 1e9 MVAr
+# is the common "no reactive limit" convention, and the engine's own for external grids
+_MAX_ABS = {"p_mw": 1e6, "min_p_mw": 1e6, "max_p_mw": 1e6, "q_mvar": 1e9, "min_q_mvar": 1e9, "max_q_mvar": 1e9}
+
+
+def _magnitudes(net: pp.pandapowerNet) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    for element in ("gen", "ext_grid", "sgen", "load"):
+        table = net[element]
+        for column, limit in _MAX_ABS.items():
+            if column in table.columns:
+                values = pd.to_numeric(table[column], errors="coerce")
+                issues += _issue(
+                    element, column, table.index[values.abs() > limit], f"|{column}| above {limit:g} is not plausible"
+                )
     return issues
 
 
@@ -257,6 +281,10 @@ def validate_matpower_case(case: MatpowerCase, *, max_buses: int = MAX_BUSES) ->
     n_bus = case.bus.shape[0]
     if n_bus == 0 or n_bus > max_buses:
         return [ValidationIssue(element="bus", field="count", message=f"mpc.bus has {n_bus} rows; 1 to {max_buses} are accepted")]
+    for name in ("gen", "branch"):
+        if getattr(case, name).ndim != 2 or getattr(case, name).shape[0] == 0:
+            message = f"mpc.{name} has no rows; a study needs generators and branches"
+            return [ValidationIssue(element=f"mpc.{name}", field="count", message=message)]
     for name in ("bus", "gen", "branch"):
         table: np.ndarray = getattr(case, name)
         bad_rows = np.flatnonzero(~np.isfinite(table[:, :10]).all(axis=1)) + 1
@@ -271,6 +299,21 @@ def validate_matpower_case(case: MatpowerCase, *, max_buses: int = MAX_BUSES) ->
         for column in columns:
             unknown = np.unique(table[~np.isin(table[:, column], bus_ids), column]).astype(int)
             issues += _issue(name, "bus", unknown, "bus numbers not found in mpc.bus; add the buses or fix the numbers")
+    issues += _issue(
+        "mpc.bus", "BUS_TYPE", bus_ids[~np.isin(case.bus[:, 1], (1, 2, 3, 4))].astype(int), "BUS_TYPE must be 1, 2, 3 or 4"
+    )
+    issues += _issue(
+        "mpc.branch",
+        "BR_STATUS",
+        np.flatnonzero(~np.isin(case.branch[:, 10], (0, 1))) + 1,
+        "BR_STATUS (rows, 1-based) must be 0 or 1",
+    )
+    for column, name, limit in ((1, "PG", 1e6), (8, "PMAX", 1e6), (9, "PMIN", 1e6), (3, "QMAX", 1e9), (4, "QMIN", 1e9)):
+        rows = np.flatnonzero(np.abs(case.gen[:, column]) > limit) + 1
+        issues += _issue("mpc.gen", name, rows, f"{name} (rows, 1-based) above {limit:g} in magnitude is not plausible")
+    rates = case.branch[:, 5:8]
+    tiny = np.flatnonzero(((rates != 0) & (np.abs(rates) < 1e-3)).any(axis=1)) + 1
+    issues += _issue("mpc.branch", "RATE_A", tiny, "ratings (rows, 1-based) must be 0 (unrated) or at least 0.001 MVA")
     ref = np.flatnonzero(case.bus[:, 1] == 3)
     if len(ref) != 1:
         issues.append(

@@ -283,3 +283,63 @@ def test_findings_name_the_uploaders_elements() -> None:
     text = " ".join(f"{finding.what} {finding.where}" for finding in result.findings)
     assert "outage of line" in text and "after the outage of" in text
     assert "''" not in text and "'None'" not in text
+
+
+def _edited_case9(table: str, edit) -> bytes:  # type: ignore[no-untyped-def]
+    """case9 as pandapower JSON with one table's 'split' body edited in place (for files
+    pandapower itself would not write)."""
+    document = json.loads(pp.to_json(pn.case9()))
+    body = json.loads(document["_object"][table]["_object"])
+    edit(body)
+    document["_object"][table]["_object"] = json.dumps(body)
+    return json.dumps(document).encode()
+
+
+def _set(column: str, value: object, row: int = 0):  # type: ignore[no-untyped-def]
+    def edit(body: dict) -> None:  # type: ignore[type-arg]
+        body["data"][row][body["columns"].index(column)] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("table", "edit", "field"),
+    [
+        ("line", lambda b: b["columns"].__setitem__(1, "name"), "columns"),  # a column named twice: was a 500
+        ("gen", lambda b: b["index"].__setitem__(0, "x"), "index"),  # text index: the study crashed later
+        ("line", lambda b: b["index"].__setitem__(1, b["index"][0]), "index"),  # two 'line 0' in the results
+        ("load", _set("bus", 10**30), "bus"),  # silently became bus 0
+        ("gen", _set("max_p_mw", "lots"), "max_p_mw"),  # was a TypeError, a 500
+        ("line", _set("in_service", "abc"), "in_service"),
+        ("line", _set("max_i_ka", 0.0), "max_i_ka"),  # loading NaN, silently unmonitored
+        ("ext_grid", _set("vm_pu", 0.0), "vm_pu"),  # 'no AC solution, check the grid data' later
+        ("ext_grid", _set("max_q_mvar", 1e30), "max_q_mvar"),
+    ],
+)
+def test_values_no_study_can_use_are_refused_at_upload(table: str, edit, field: str) -> None:  # type: ignore[no-untyped-def]
+    issues = _issues(_edited_case9(table, edit), filename="case9.json")
+    assert any(issue.startswith(f"{table}.{field}:") for issue in issues), issues
+
+
+def test_a_pandapower_file_with_absurd_net_values_or_nesting_is_refused() -> None:
+    document = json.loads(pp.to_json(pn.case9()))
+    document["_object"]["f_hz"] = -50
+    assert any("f_hz and sn_mva" in issue for issue in _issues(json.dumps(document).encode(), filename="n.json"))
+    deep = b"[" * 200_000 + b"]" * 200_000  # was a RecursionError, a 500
+    assert any("nested too deeply" in issue for issue in _issues(deep, filename="deep.json"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("\t1\t0\t0\t300\t-300\t1.02\t100\t1\t250\t10;\n\t3\t80\t0\t300\t-300\t1.01\t100\t1\t270\t10;\n", "", "count"),
+        ("\t2\t1\t90\t30", "\t2\t1.5\t90\t30", "BUS_TYPE"),
+        ("\t100\t1\t250\t10;", "\t100\t1\t1e20\t10;", "PMAX"),  # overflowed the merit-order blocks
+        ("\t0\t0\t1\t-360\t360;", "\t0\t0\t1.5\t-360\t360;", "BR_STATUS"),
+        ("\t250\t250\t250\t0", "\t1e-320\t250\t250\t0", "RATE_A"),  # infinite loadings, an unrenderable report
+    ],
+)
+def test_bad_matpower_values_are_refused_at_upload(old: str, new: str, field: str) -> None:
+    assert old in CASE3, "the edit must apply"
+    issues = _issues(CASE3.replace(old, new, 1).encode(), filename="case3.m")
+    assert any(field in issue for issue in issues), issues
