@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
+from impact_service.body_limit import BodyLimit
 from impact_service.errors import install_error_handlers
 from impact_service.factors.router import router as factors_router
 from impact_service.grids.router import router as grids_router
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.settings = settings
     install_error_handlers(application)
     install_metrics(application, settings)
+    application.add_middleware(BodyLimit, request_bytes=settings.max_request_bytes, upload_bytes=settings.max_upload_bytes)
     application.include_router(ops_router)
     application.include_router(studies_router)
     application.include_router(grids_router)

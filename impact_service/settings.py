@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = Field(64 * 1024 * 1024, description="largest grid upload accepted")
+    max_request_bytes: int = Field(1024 * 1024, description="largest other request body (a study spec is a few kB)")
     heartbeat_s: float = Field(5.0, gt=0, description="how often a running study records that its worker is alive")
     stale_after_s: float = Field(60.0, gt=0, description="a running study whose worker has not beaten for this long is requeued")
     requeue_after_s: float = Field(

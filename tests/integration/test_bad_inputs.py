@@ -160,3 +160,16 @@ def test_one_idempotency_key_sent_in_parallel_makes_one_study(client: TestClient
         responses = list(pool.map(post, range(8)))
     assert sorted({r.status_code for r in responses}) in ([200, 202], [202])
     assert len({r.json()["id"] for r in responses}) == 1
+
+
+def test_a_study_body_above_the_limit_is_413_before_parsing(client: TestClient) -> None:
+    """A 200 MB spec used to be parsed and accepted (the API process grew by 400 MB)."""
+    huge = json.dumps(VALID | {"description": "x" * 2_000_000}).encode()
+    declared = client.post("/v1/studies", content=huge, headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413 and declared.json()["error"]["code"] == "payload_too_large"
+    chunked = client.post(
+        "/v1/studies", content=iter([huge[:1_000_000], huge[1_000_000:]]), headers={"Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 413
+    small = client.post("/v1/studies", content=iter([json.dumps(VALID).encode()]), headers={"Content-Type": "application/json"})
+    assert small.status_code in (200, 202)  # a chunked body within the limit is replayed to the app
