@@ -18,6 +18,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "MAX_STAGE_MW",
     "PRINTABLE",
     "FacilityParameters",
     "GpuModel",
@@ -98,6 +99,9 @@ def _default(name: str) -> float:
     return facility_defaults()[name].value
 
 
+MAX_STAGE_MW = 50_000.0  # a stage's demand, whether given in MW or in GPUs
+
+
 class FacilityParameters(BaseModel):
     """How GPUs become MW; defaults and their sources in ``grid_models/data/facility_defaults.csv``."""
 
@@ -134,7 +138,7 @@ class StageSpec(BaseModel):
     label: str = Field(default="", max_length=80, pattern=PRINTABLE)
     gpus: int | None = Field(default=None, gt=0, le=20_000_000)
     gpu_model: GpuModel | None = None
-    mw: float | None = Field(default=None, gt=0.0, le=50_000.0, description="facility demand at the POI, MW")
+    mw: float | None = Field(default=None, gt=0.0, le=MAX_STAGE_MW, description="facility demand at the POI, MW")
 
     @model_validator(mode="after")
     def _one_size(self) -> StageSpec:

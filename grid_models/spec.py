@@ -14,7 +14,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grid_models.emissions.spec import EmissionsOptions, OnsiteGeneration
-from grid_models.facility import PRINTABLE, FacilityParameters, StageSpec
+from grid_models.facility import MAX_STAGE_MW, PRINTABLE, FacilityParameters, StageSpec, stage_load
 from grid_models.studies.dispatch import DispatchOptions
 
 __all__ = [
@@ -253,6 +253,15 @@ class StudySpec(BaseModel):
     onsite_generation: OnsiteGeneration | None = Field(
         None, description="gas turbines on the campus: potential to emit and Clean Air Act screening per stage"
     )
+
+    @model_validator(mode="after")
+    def _gpu_stages_within_the_mw_limit(self) -> Self:
+        """A GPU stage may not exceed what a MW stage may (50,000 MW): 20 million GPUs at 20 kW were 2.4 TW."""
+        for number, stage in enumerate(self.stages, start=1):
+            p_mw = stage_load(stage, self.facility, index=number).p_mw
+            if stage.gpus is not None and p_mw > MAX_STAGE_MW:
+                raise ValueError(f"stages[{number - 1}] draws {p_mw:,.0f} MW; a stage may draw at most {MAX_STAGE_MW:,.0f} MW")
+        return self
 
     @model_validator(mode="after")
     def _onsite_stages_exist(self) -> Self:

@@ -150,6 +150,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "unauthorized", "missing or unknown API key: send it as 'X-API-Key: <key>'"),
         (404, "not_found", "no such resource for this tenant"),
         (422, "invalid_request", "the request does not validate; details lists every problem"),
-        (503, "service_unavailable", "database or broker unreachable; retry"),
+        (503, "database_unavailable", "the database is not reachable; retry shortly"),
     )
 }

@@ -190,6 +190,7 @@ def test_a_poi_cut_off_from_the_network_is_refused() -> None:
         ({"onsite_generation": {"units": [{"count": 1}], "factor_overrides": {"turbines.ap42.co": float("inf")}}}, "co"),
         ({"dispatch": {"dispatchable_fuels": ["coal"] * 51}}, "dispatchable_fuels"),
         ({"solver": {"tolerance_pu": 1e-300}}, "tolerance_pu"),
+        ({"stages": [{"gpus": 20_000_000, "gpu_model": "b300"}]}, "at most 50,000 MW"),  # MW stages were capped, GPU ones not
     ],
 )
 def test_values_no_study_can_use_are_refused_by_the_spec(fields: dict[str, object], where: str) -> None:
