@@ -9,6 +9,7 @@ previous stage's voltages and reactive-limit state, so a stage usually needs one
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +80,8 @@ def dispatch_context(prepared: PreparedNetwork, base: StageSolve, options: Dispa
         area = f" in the POI's area {int(prepared.bus_area[base.poi])}" if options.same_area_only else ""
         raise StudySpecError(
             f"no generator{area} can pick up the demand: dispatch.dispatchable_fuels {sorted(fuels)} matches none of them "
-            f"(the grid's fuels: {', '.join(sorted(set(prepared.gen_fuel)))}); list their fuels"
+            f"(the grid's fuels: {', '.join(sorted(set(prepared.gen_fuel)))}); list theirs, e.g. "
+            f'"dispatch": {{"dispatchable_fuels": {json.dumps(sorted(set(prepared.gen_fuel)))}}}'
             + (" or set dispatch.same_area_only false" if options.same_area_only else "")
         )
     return DispatchContext(options=options, base_p_mw=base_p, eligible=eligible, slack_gen=slack_gen)
