@@ -111,6 +111,12 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+_UNREADABLE_BODY = (
+    "the request body could not be read: send UTF-8 JSON (Content-Type: application/json), a study spec as in "
+    "GET /openapi.json, nested no deeper than a spec is"
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception to a structured response; unexpected ones are logged and become 500."""
 
@@ -128,7 +134,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        message = str(exc.detail)
+        if exc.status_code == 400 and message == "There was an error parsing the body":  # FastAPI's words
+            code, message = "unreadable_body", _UNREADABLE_BODY
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

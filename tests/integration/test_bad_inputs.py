@@ -173,3 +173,11 @@ def test_a_study_body_above_the_limit_is_413_before_parsing(client: TestClient) 
     assert chunked.status_code == 413
     small = client.post("/v1/studies", content=iter([json.dumps(VALID).encode()]), headers={"Content-Type": "application/json"})
     assert small.status_code in (200, 202)  # a chunked body within the limit is replayed to the app
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe{", b"[" * 100_000 + b"]" * 100_000])
+def test_an_unreadable_body_says_what_to_send(client: TestClient, content: bytes) -> None:
+    """Invalid UTF-8 or absurd nesting: FastAPI's 'There was an error parsing the body' gave no hint."""
+    response = client.post("/v1/studies", content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "unreadable_body"
+    assert "UTF-8 JSON" in response.json()["error"]["message"]
