@@ -129,6 +129,9 @@ def install_error_handlers(app: FastAPI) -> None:
         details = _validation_details(exc)
         first = details[0] if details else {"location": "", "message": "invalid request"}
         message = f"{first['location']}: {first['message']}" if first["location"] else first["message"]
+        content_type = request.headers.get("content-type", "")
+        if request.method in ("POST", "PUT", "PATCH") and "json" not in content_type and "multipart" not in content_type:
+            message += f" (the body was sent as {content_type or 'no content type'}: send it as application/json)"
         return JSONResponse(error_body("invalid_request", message, details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

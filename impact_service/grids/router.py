@@ -40,6 +40,8 @@ def buses(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> BusList:
     """Find points of interconnection by name and voltage level."""
+    if min_kv is not None and max_kv is not None and min_kv > max_kv:
+        raise UnprocessableEntity(f"min_kv ({min_kv:g}) is above max_kv ({max_kv:g}); swap them", code="invalid_request")
     _, index = service.index_for(session, settings, tenant_id=tenant.id, grid_id=grid_id[:64])
     return service.search_buses(index, name=name, min_kv=min_kv, max_kv=max_kv, area=area, limit=limit)
 

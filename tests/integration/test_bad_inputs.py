@@ -181,3 +181,10 @@ def test_an_unreadable_body_says_what_to_send(client: TestClient, content: bytes
     response = client.post("/v1/studies", content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "unreadable_body"
     assert "UTF-8 JSON" in response.json()["error"]["message"]
+
+
+def test_a_body_sent_as_text_or_an_inverted_voltage_band_says_how_to_fix_it(client: TestClient) -> None:
+    text = client.post("/v1/studies", content=json.dumps(VALID).encode(), headers={"Content-Type": "text/plain"})
+    assert text.status_code == 422 and "send it as application/json" in text.json()["error"]["message"]
+    band = client.get("/v1/grids/activsg200/buses", params={"min_kv": 300, "max_kv": 100})
+    assert band.status_code == 422 and "swap them" in band.json()["error"]["message"]  # returned nothing before
