@@ -77,10 +77,9 @@ def _largest_increase(stage: StageResult) -> str:
 
 
 def _stage_table(result: StudyResult) -> Table:
-    from grid_models.studies.findings import named
+    from grid_models.studies.findings import poi_text
 
-    poi = result.poi
-    table = Table(title=f"{result.study_name} — POI {named(f'bus {poi.bus_id}', poi.bus_name)} ({poi.vn_kv:g} kV)")
+    table = Table(title=f"{result.study_name} — POI {poi_text(result.poi)}")
     columns = (
         "stage",
         "MW",

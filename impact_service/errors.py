@@ -111,6 +111,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+_DATABASE_UNAVAILABLE = "the database is not reachable; retry shortly"  # the 503 body and its OpenAPI example
 _UNREADABLE_BODY = (
     "the request body could not be read: send UTF-8 JSON (Content-Type: application/json), a study spec as in "
     "GET /openapi.json, nested no deeper than a spec is"
@@ -147,7 +148,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         logger.warning("database_unavailable path=%s error=%s", request.url.path, exc)
         return JSONResponse(
-            error_body("database_unavailable", "the database is not reachable; retry shortly"),
+            error_body("database_unavailable", _DATABASE_UNAVAILABLE),
             status_code=503,
             headers={"Retry-After": "5"},
         )
@@ -162,6 +163,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "unauthorized", "missing or unknown API key: send it as 'X-API-Key: <key>'"),
         (404, "not_found", "no such resource for this tenant"),
         (422, "invalid_request", "the request does not validate; details lists every problem"),
-        (503, "database_unavailable", "the database is not reachable; retry shortly"),
+        (503, "database_unavailable", _DATABASE_UNAVAILABLE),
     )
 }

@@ -210,8 +210,8 @@ def _ext_grids_to_gens(work: pp.pandapowerNet) -> dict[int, int]:
             slack_weight=1.0 if slack else 0.0,
             max_p_mw=_finite(row.get("max_p_mw", np.nan), np.inf),
             min_p_mw=_finite(row.get("min_p_mw", np.nan), -np.inf),
-            min_q_mvar=float(row.get("min_q_mvar", np.nan)) if np.isfinite(row.get("min_q_mvar", np.nan)) else -1e9,
-            max_q_mvar=float(row.get("max_q_mvar", np.nan)) if np.isfinite(row.get("max_q_mvar", np.nan)) else 1e9,
+            min_q_mvar=_finite(row.get("min_q_mvar", np.nan), -1e9),
+            max_q_mvar=_finite(row.get("max_q_mvar", np.nan), 1e9),
             name=f"ext_grid {row.name}",
         )
         work.gen.loc[index, "fuel"] = "external"

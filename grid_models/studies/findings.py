@@ -5,7 +5,15 @@ from __future__ import annotations
 from grid_models.results import BranchViolation, BusViolation, Finding, PoiInfo, Severity, StageResult, ViolationStatus
 from grid_models.spec import Criteria
 
-__all__ = ["MAX_VIOLATION_FINDINGS_PER_STAGE", "first_failing_stage", "mw_text", "named", "power_flow_findings", "stage_title"]
+__all__ = [
+    "MAX_VIOLATION_FINDINGS_PER_STAGE",
+    "first_failing_stage",
+    "mw_text",
+    "named",
+    "poi_text",
+    "power_flow_findings",
+    "stage_title",
+]
 
 MAX_VIOLATION_FINDINGS_PER_STAGE = 15
 _VOLTAGE_RULE = "N-0 voltage {low:.2f}-{high:.2f} pu (ATC facility rating criteria)"
@@ -27,6 +35,15 @@ def named(label: str, name: str | None) -> str:
     """An element as findings name it: ``line 12 'ELM ST - OAK 138'``, or ``line 12`` when the grid
     gives it no name."""
     return f"{label} '{name}'" if name else label
+
+
+def _poi_bus(poi: PoiInfo) -> str:
+    return named(f"bus {poi.bus_id}", poi.bus_name)
+
+
+def poi_text(poi: PoiInfo) -> str:
+    """The POI with its voltage: ``bus 4 'MEMPHIS 9 1' (345 kV)``."""
+    return f"{_poi_bus(poi)} ({poi.vn_kv:g} kV)"
 
 
 def _stage_name(stage: StageResult) -> str:
@@ -103,10 +120,10 @@ def _stage_summary(stage: StageResult, poi: PoiInfo) -> Finding:
         category="summary",
         stage_index=stage.index,
         stage=stage.label,
-        what=f"{_stage_name(stage)} at {named(f'bus {poi.bus_id}', poi.bus_name)}: {stage.new_violations} new or worsened "
+        what=f"{_stage_name(stage)} at {_poi_bus(poi)}: {stage.new_violations} new or worsened "
         f"N-0 violations; POI voltage {stage.poi_vm_pu:.3f} pu; highest loading {worst}; losses "
         f"{stage.delta_losses_mw:+.1f} MW; generation picking up the demand: {fuels}",
-        where=f"{named(f'bus {poi.bus_id}', poi.bus_name)} ({poi.vn_kv:g} kV)",
+        where=poi_text(poi),
         element_type="bus",
         element_id=poi.bus_id,
         value=stage.facility_p_mw,
@@ -122,7 +139,7 @@ def _not_converged(stage: StageResult, poi: PoiInfo) -> Finding:
         stage=stage.label,
         what=f"{_stage_name(stage)}: the AC power flow has no solution with this demand at the POI; the grid "
         "cannot serve it without reinforcement (likely beyond the voltage-collapse point)",
-        where=f"{named(f'bus {poi.bus_id}', poi.bus_name)} ({poi.vn_kv:g} kV)",
+        where=poi_text(poi),
         element_type="bus",
         element_id=poi.bus_id,
         value=stage.facility_p_mw,
@@ -215,7 +232,7 @@ def _first_break(stages: list[StageResult], poi: PoiInfo) -> Finding:
         return Finding(
             severity=Severity.INFO,
             category="summary",
-            what=f"all {len(stages)} stages up to {mw_text(largest)} at {named(f'bus {poi.bus_id}', poi.bus_name)} "
+            what=f"all {len(stages)} stages up to {mw_text(largest)} at {_poi_bus(poi)} "
             "meet the N-0 criteria (contingencies are not part of this check)",
             element_type="bus",
             element_id=poi.bus_id,

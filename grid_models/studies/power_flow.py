@@ -78,10 +78,11 @@ def dispatch_context(prepared: PreparedNetwork, base: StageSolve, options: Dispa
         eligible &= prepared.bus_area[prepared.gen_bus] == prepared.bus_area[base.poi]
     if not eligible.any():
         area = f" in the POI's area {int(prepared.bus_area[base.poi])}" if options.same_area_only else ""
+        grid_fuels = sorted(set(prepared.gen_fuel))
         raise StudySpecError(
             f"no generator{area} can pick up the demand: dispatch.dispatchable_fuels {sorted(fuels)} matches none of them "
-            f"(the grid's fuels: {', '.join(sorted(set(prepared.gen_fuel)))}); list theirs, e.g. "
-            f'"dispatch": {{"dispatchable_fuels": {json.dumps(sorted(set(prepared.gen_fuel)))}}}'
+            f"(the grid's fuels: {', '.join(grid_fuels)}); list theirs, e.g. "
+            f'"dispatch": {{"dispatchable_fuels": {json.dumps(grid_fuels)}}}'
             + (" or set dispatch.same_area_only false" if options.same_area_only else "")
         )
     return DispatchContext(options=options, base_p_mw=base_p, eligible=eligible, slack_gen=slack_gen)
