@@ -32,17 +32,16 @@ import pandapower as pp
 import pandapower.contingency as ppc
 
 from grid_models.catalog.registry import load_catalog_grid
-from grid_models.engine import run_study
 from grid_models.facility import FacilityParameters
 from grid_models.grid import Grid
-from grid_models.outage_pool import available_processes
+from grid_models.pipeline import run_study
+from grid_models.pipeline.local import available_processes
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import prepare_network
 from grid_models.solver.types import SolverSettings
-from grid_models.spec import ContingencyOptions, Criteria, HostingCapacityOptions, InitialVoltage, StudySpec
-from grid_models.studies.contingency import build_contingencies, run_contingencies
-from grid_models.studies.dispatch import DispatchOptions
-from grid_models.studies.hosting_n1 import N1Inputs, run_hosting_capacity
+from grid_models.spec import ContingencyOptions, Criteria, DispatchOptions, HostingCapacityOptions, InitialVoltage, StudySpec
+from grid_models.studies.hosting.n1 import N1Inputs, run_hosting_capacity
+from grid_models.studies.n1.outages import build_contingencies, run_contingencies
 from grid_models.studies.power_flow import dispatch_context, solve_base_case
 from grid_models.studies.study_area import StudyArea, select_study_area
 

@@ -34,12 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from grid_models.catalog.registry import load_catalog_grid
+from grid_models.pipeline.plan import StudyPlan, contingency_options, plan_study
 from grid_models.solver.sweep import sweep_states
 from grid_models.solver.types import Q_AT_MAX, Q_AT_MIN, Q_FREE, IntArray, OperatingPoint
 from grid_models.spec import StudySpec
-from grid_models.studies.contingency import OutageTable, response_weights, run_contingencies
+from grid_models.studies.n1.outages import response_weights, run_contingencies
+from grid_models.studies.n1.table import OutageTable
 from grid_models.studies.power_flow import StageSolve
-from grid_models.study_plan import StudyPlan, contingency_options, plan_study
 
 warnings.simplefilter("ignore")
 ROOT = Path(__file__).parents[1]

@@ -31,8 +31,7 @@ from grid_models.grid import Grid
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import prepare_network
 from grid_models.solver.types import SolverSettings
-from grid_models.spec import InitialVoltage
-from grid_models.studies.dispatch import DispatchOptions
+from grid_models.spec import DispatchOptions, InitialVoltage
 from grid_models.studies.power_flow import dispatch_context, solve_base_case, solve_stage
 
 warnings.simplefilter("ignore")
@@ -86,7 +85,7 @@ warnings.simplefilter("ignore")
 t0 = time.perf_counter()
 from pathlib import Path
 from grid_models.catalog.registry import load_catalog_grid
-from grid_models.engine import run_study
+from grid_models.pipeline import run_study
 from grid_models.spec import StudySpec
 spec = StudySpec.model_validate_json(Path("examples/abilene_stargate.json").read_text())
 grid = load_catalog_grid("activsg2000", cache_dir=Path({cache!r}))

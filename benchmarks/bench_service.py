@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grid_models.catalog.registry import load_catalog_grid
-from grid_models.engine import run_study
+from grid_models.pipeline import run_study
 from grid_models.spec import StudySpec
 from impact_service.client import ApiClient
 from impact_service.embedded import Stack, local_api_key

@@ -8,8 +8,9 @@
     ├── BusNotFoundError           the point of interconnection does not exist in the grid
     ├── StudySpecError             the study request is inconsistent with the grid
     ├── SolverError                no solver could run the case (not a non-convergence: that is a finding)
-    ├── PlanMismatchError          a study's pieces, solved apart, do not fit together (mixed versions, corrupt slice)
-    └── StudyCanceled              the caller's progress callback asked the study to stop
+    ├── PlanMismatchError          a study's parts, solved apart, do not fit together (mixed versions, corrupt part)
+    ├── StudyCanceled              the caller's progress callback asked the study to stop
+    └── InternalError              an invariant of the engine does not hold: a bug, never the caller's doing
 
 Non-convergence of a power flow is not an exception: it is data in the result (a finding), so a
 study always returns what it could compute.
@@ -26,6 +27,7 @@ __all__ = [
     "GridModelError",
     "GridNotFoundError",
     "GridValidationError",
+    "InternalError",
     "PlanMismatchError",
     "SolverError",
     "StudyCanceled",
@@ -107,8 +109,8 @@ class SolverError(GridModelError):
 
 
 class PlanMismatchError(GridModelError):
-    """Pieces of a study solved in different processes do not fit together: a worker computed another
-    plan (different gridimpact or library versions in the fleet) or a stored slice is unreadable."""
+    """Parts of a study solved in different processes do not fit together: a worker computed another
+    plan (different gridimpact or library versions in the fleet) or a stored part is unreadable."""
 
     code = "plan_mismatch"
 
@@ -117,3 +119,10 @@ class StudyCanceled(GridModelError):
     """The progress callback asked the running study to stop."""
 
     code = "study_canceled"
+
+
+class InternalError(GridModelError):
+    """An invariant of the engine does not hold (a part missing from a merge, two checks of one
+    rule that disagree): a bug to report, not something the caller can fix."""
+
+    code = "internal_error"

@@ -77,7 +77,7 @@ def _largest_increase(stage: StageResult) -> str:
 
 
 def _stage_table(result: StudyResult) -> Table:
-    from grid_models.studies.findings import poi_text
+    from grid_models.results import poi_text
 
     table = Table(title=f"{result.study_name} — POI {poi_text(result.poi)}")
     columns = (
@@ -196,18 +196,8 @@ def print_result(result: StudyResult, *, max_findings: int = 25) -> None:
         console.print(f"  ... {len(findings) - max_findings} more in the result JSON")
     console.print(
         f"[dim]input hash {result.provenance.input_hash[:16]}, grid {result.provenance.grid_checksum[:16]}, "
-        f"{result.provenance.duration_s:.2f} s ({_execution(result.provenance.execution)})[/dim]"
+        f"{result.provenance.duration_s:.2f} s ({result.provenance.execution.summary()})[/dim]"
     )
-
-
-def _execution(execution: dict[str, object]) -> str:
-    """How the outages were solved: ``one process``, ``2 local processes, 4 slices``, ``fleet, 28 parts``."""
-    mode = str(execution.get("mode", "one process"))
-    if mode == "local processes":
-        return f"{execution.get('processes')} local processes, {execution.get('parts')} slices"
-    if mode == "fleet":
-        return f"fleet, {execution.get('parts')} parts"
-    return mode
 
 
 def _positive_int(text: str) -> int:
@@ -218,8 +208,7 @@ def _positive_int(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from grid_models.engine import run_study
-    from grid_models.outage_pool import available_processes
+    from grid_models.pipeline import available_processes, run_study
 
     spec = _read_spec(args.spec)
     with Progress(

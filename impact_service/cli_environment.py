@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from grid_models.studies.findings import stage_title
+from grid_models.results import stage_title
 
 if TYPE_CHECKING:
     from grid_models.results import StudyResult

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
 from grid_models.errors import PlanMismatchError
@@ -28,25 +28,27 @@ from workers.client import send_merge, send_run_part
 from workers.execution import Beat, ClaimLost, load_grid, store_result, study_errors, worker_name
 
 if TYPE_CHECKING:
-    from grid_models.study_plan import StudyPlan, WorkItem
+    from grid_models.pipeline import Part, StudyPlan
 
 __all__ = ["fan_out", "merge_job", "run_part_job", "sweep_fanouts"]
 
 logger = logging.getLogger(__name__)
 
-_HOSTING_SHARE = 8  # a slice that also searches the N-1 hosting capacity is solved at a dozen or so demand levels
+_HOSTING_SHARE = 8  # a part that also searches the N-1 hosting capacity is solved at a dozen or so demand levels
 _PLANS: OrderedDict[tuple[str, str], tuple[StudyPlan, str]] = OrderedDict()
 _PLANS_KEPT = 2
 
 
-def _work(settings: Settings, plan: StudyPlan) -> list[WorkItem] | None:
-    from grid_models.study_plan import contingency_work
+def _fleet_parts(settings: Settings, plan: StudyPlan) -> list[Part] | None:
+    """The parts for the fleet (about ``fanout_part_bus_outages`` outages x buses each), or None
+    when the study is one part: its worker finishes it alone."""
+    from grid_models.pipeline import plan_parts
 
     if settings.fanout_part_bus_outages <= 0 or not plan.outage_stages:
         return None
     rows = max(settings.fanout_part_bus_outages // max(len(plan.prepared.bus_ids), 1), 1)
-    work = contingency_work(plan, rows_per_item=rows, hosting_rows_per_item=max(rows // _HOSTING_SHARE, 1))
-    return work if len(work) > 1 else None
+    parts = plan_parts(plan, rows_per_part=rows, hosting_rows_per_part=max(rows // _HOSTING_SHARE, 1))
+    return parts if len(parts) > 1 else None
 
 
 def fan_out(settings: Settings, *, study_id: str, token: str, plan: StudyPlan) -> bool:
@@ -54,17 +56,17 @@ def fan_out(settings: Settings, *, study_id: str, token: str, plan: StudyPlan) -
 
     Returns False (nothing done) for a study that one worker should finish alone.
     Raises ClaimLost when this worker no longer holds the study."""
-    from grid_models.study_plan import plan_fingerprint
+    from grid_models.pipeline import parts_fraction, plan_fingerprint
 
-    work = _work(settings, plan)
-    if work is None:
+    parts = _fleet_parts(settings, plan)
+    if parts is None:
         return False
     fingerprint = plan_fingerprint(plan)
-    items = [part_repo.PartItem(i.stage_index, i.start, i.stop, i.hosting) for i in work]
+    items = [part_repo.PartItem(p.stage_index, p.start, p.stop, p.hosting) for p in parts]
     with session_scope(settings.database()) as session:
         ids = part_repo.create_parts(session, study_id=study_id, token=token, fingerprint=fingerprint, items=items)
         step = f"outages split into {len(items)} parts for the worker fleet"
-        repo.heartbeat(session, study_id=study_id, token=token, fraction=0.35, step=step)
+        repo.heartbeat(session, study_id=study_id, token=token, fraction=parts_fraction(0, len(items)), step=step)
     if ids is None:
         raise ClaimLost("the study was requeued before its parts were created")
     _remember(study_id, token, plan, fingerprint)
@@ -87,9 +89,9 @@ def _remember(study_id: str, token: str, plan: StudyPlan, fingerprint: str) -> N
 
 def _plan_for(settings: Settings, study_id: str, token: str, beat: Beat) -> tuple[StudyPlan, str]:
     """The study's plan, recomputed once per worker process, checked against the fan-out's fingerprint."""
+    from grid_models.pipeline import plan_fingerprint, plan_study
     from grid_models.provenance import gridimpact_version
     from grid_models.spec import StudySpec
-    from grid_models.study_plan import plan_fingerprint, plan_study
 
     if (study_id, token) in _PLANS:
         _PLANS.move_to_end((study_id, token))
@@ -129,8 +131,7 @@ def _cancel_if_requested(settings: Settings, part_id: str) -> None:
 
 def run_part_job(part_id: str, *, task_id: str, redelivered: bool, settings: Settings) -> None:
     """Claim, solve and store one part; the last part to finish sends the merge."""
-    from grid_models.slice_io import encode_slice
-    from grid_models.study_plan import WorkItem, run_work_item
+    from grid_models.pipeline import Part, encode_part, solve_part
 
     with session_scope(settings.database()) as session:
         stale_after = timedelta(seconds=settings.stale_after_s)
@@ -147,13 +148,15 @@ def run_part_job(part_id: str, *, task_id: str, redelivered: bool, settings: Set
         Beat(settings, study_id, study_token, part=(part_id, claim.token)) as beat,
     ):
         plan, fingerprint = _plan_for(settings, study_id, study_token, beat)
-        item = WorkItem(claim.item.stage_index, claim.item.start, claim.item.stop, hosting=claim.item.hosting)
-        result = run_work_item(plan, item, check=beat.check)
+        part = Part(claim.item.stage_index, claim.item.start, claim.item.stop, hosting=claim.item.hosting)
+        result = solve_part(plan, part, check=beat.check)
         beat.check()
-        payload = encode_slice(item, result, fingerprint=fingerprint)
+        payload = encode_part(part, result, fingerprint=fingerprint)
         with session_scope(settings.database()) as session:
-            duration_s = result.table.duration_s + (result.n1_part.duration_s if result.n1_part else 0.0)
-            if not part_repo.finish_part(session, part_id=part_id, token=claim.token, payload=payload, duration_s=duration_s):
+            finished = part_repo.finish_part(
+                session, part_id=part_id, token=claim.token, payload=payload, duration_s=result.duration_s
+            )
+            if not finished:
                 raise ClaimLost(f"part {claim.number} was requeued while it ran")
         _after_part(settings, study_id, study_token, buses=len(plan.prepared.bus_ids))
     logger.info("part_finished study_id=%s part=%d", study_id, claim.number)
@@ -161,10 +164,12 @@ def run_part_job(part_id: str, *, task_id: str, redelivered: bool, settings: Set
 
 def _after_part(settings: Settings, study_id: str, study_token: str, *, buses: int) -> None:
     """Report progress; the caller that completes the last part sends the merge (after its own commit)."""
+    from grid_models.pipeline import parts_fraction
+
     with session_scope(settings.database()) as session:
         done, total = part_repo.part_counts(session, study_id=study_id)
         step = f"outages: {done} of {total} parts solved"
-        repo.heartbeat(session, study_id=study_id, token=study_token, fraction=0.35 + 0.5 * done / max(total, 1), step=step)
+        repo.heartbeat(session, study_id=study_id, token=study_token, fraction=parts_fraction(done, total), step=step)
     with session_scope(settings.database()) as session:
         merge = part_repo.claim_merge(session, study_id=study_id)
     if merge:
@@ -173,31 +178,31 @@ def _after_part(settings: Settings, study_id: str, study_token: str, *, buses: i
 
 def merge_job(study_id: str, *, settings: Settings) -> None:
     """Join a fanned-out study's parts and finish it (a merge for a finished or unready study is a no-op)."""
-    from grid_models.completion import complete_study
-    from grid_models.slice_io import decode_slice
-    from grid_models.study_plan import WorkItem, merge_slices
+    from grid_models.pipeline import Part, complete_study, decode_part, merge_parts
+    from grid_models.pipeline.progress import MERGING
+    from grid_models.results import ExecutionMode, ExecutionRecord
 
     with session_scope(settings.database()) as session:
         study = repo.get_study(session, study_id=study_id)
         if study is None or study.status != StudyStatus.RUNNING.value or study.parts_total is None or study.claim_token is None:
             logger.info("merge_not_needed study_id=%s", study_id)
             return
-        token, started_at = study.claim_token, study.started_at or utcnow()
+        token, started_at = study.claim_token, (study.started_at or utcnow()).replace(tzinfo=UTC)
         rows = part_repo.parts_of(session, study_id=study_id)
-        parts = [(WorkItem(r.stage_index, r.start, r.stop, hosting=r.hosting), r.payload, r.worker) for r in rows]
-    if len(parts) != study.parts_total or any(payload is None for _, payload, _ in parts):
+        stored = [(Part(r.stage_index, r.start, r.stop, hosting=r.hosting), r.payload, r.worker) for r in rows]
+    if len(stored) != study.parts_total or any(payload is None for _, payload, _ in stored):
         logger.info("merge_not_ready study_id=%s", study_id)
         return
     with study_errors(settings, study_id, token), Beat(settings, study_id, token) as beat:
-        beat.progress(0.86, f"merging {len(parts)} outage parts")
+        beat.progress(MERGING, f"merging {len(stored)} outage parts")
         plan, fingerprint = _plan_for(settings, study_id, token, beat)
-        slices = {item: decode_slice(data or b"", plan=plan, item=item, fingerprint=fingerprint) for item, data, _ in parts}
-        outages = merge_slices(plan, slices)
-        plan.started_at = started_at.replace(tzinfo=UTC)
-        plan.elapsed_s = (datetime.now(UTC) - plan.started_at).total_seconds()
-        workers = sorted({worker or "" for _, _, worker in parts})
-        plan.execution = {"mode": "fleet", "parts": len(parts), "workers": workers, "plan_fingerprint": fingerprint}
-        store_result(settings, study_id, token, complete_study(plan, outages, progress=beat.progress))
+        results = {part: decode_part(data or b"", plan=plan, part=part, fingerprint=fingerprint) for part, data, _ in stored}
+        workers = sorted({worker or "" for _, _, worker in stored})
+        execution = ExecutionRecord(mode=ExecutionMode.FLEET, parts=len(stored), workers=workers, plan_fingerprint=fingerprint)
+        result = complete_study(
+            plan, merge_parts(plan, results), execution=execution, started_at=started_at, progress=beat.progress
+        )
+        store_result(settings, study_id, token, result)
     _PLANS.pop((study_id, token), None)
 
 

@@ -21,7 +21,7 @@ from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
 from impact_service.store.models import utcnow
 from workers.client import send_run_study
-from workers.execution import Beat, catalog_grid, load_grid, store_result, study_errors, worker_name
+from workers.execution import Beat, ClaimLost, catalog_grid, load_grid, store_result, study_errors, worker_name
 from workers.fanout import fan_out, sweep_fanouts
 
 __all__ = ["run_study_job", "sweep", "warm_up"]
@@ -30,25 +30,21 @@ logger = logging.getLogger(__name__)
 
 
 def _execute(settings: Settings, study_id: str, token: str) -> None:
-    from grid_models.completion import complete_study
-    from grid_models.engine import run_outages
+    from grid_models.pipeline import finish_here, plan_study
     from grid_models.spec import StudySpec
-    from grid_models.study_plan import plan_study
 
     with session_scope(settings.database()) as session:
         study = repo.get_study(session, study_id=study_id)
-        assert study is not None
+        if study is None:
+            raise ClaimLost(f"study {study_id} was deleted after this worker claimed it")
         spec, grid_key, tenant_id = StudySpec.model_validate(study.spec), study.grid_key, study.tenant_id
     with Beat(settings, study_id, token) as beat:
         beat.progress(0.0, "loading the grid")
-        clock = time.perf_counter()
         # the hosting-capacity search waits for the completion: a fanned-out study starts its parts sooner
         plan = plan_study(spec, load_grid(settings, grid_key, tenant_id), progress=beat.progress, hosting=False)
         if fan_out(settings, study_id=study_id, token=token, plan=plan):
             return
-        outages = run_outages(plan, progress=beat.progress)
-        plan.elapsed_s = time.perf_counter() - clock
-        result = complete_study(plan, outages, progress=beat.progress)
+        result = finish_here(plan, progress=beat.progress)
     store_result(settings, study_id, token, result)
 
 
@@ -104,7 +100,7 @@ def warm_up(settings: Settings) -> None:
     """Import the engine and run a tiny study, so the first real study pays no import or cache cost."""
     started = time.perf_counter()
     try:
-        from grid_models.engine import run_study
+        from grid_models.pipeline import run_study
         from grid_models.spec import StudySpec
 
         grid = catalog_grid("activsg200", str(settings.cache_dir))

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from grid_models.emissions.factors import TABLES_VERSION, table_digests
 from grid_models.emissions.findings import comparison_findings, grid_supply_findings
 from grid_models.emissions.grid_supply import SupplyInputs, run_grid_supply
 from grid_models.emissions.permits import onsite_findings, screen_onsite
-from grid_models.emissions.results import EnvironmentalResult
-from grid_models.results import Finding
+from grid_models.factors import TABLES_VERSION, table_digests
+from grid_models.results.environment import EnvironmentalResult
+from grid_models.results.study import Finding
 from grid_models.solver.network import PreparedNetwork
-from grid_models.spec import StudySpec
+from grid_models.spec.study import StudySpec
 from grid_models.studies.power_flow import DispatchContext, StageSolve
 
 __all__ = ["run_environment"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from grid_models.emissions.results import GridSupplyResult, GridSupplyStage, MethodEmissions, OnsiteResult, Pollutant
-from grid_models.results import Finding, Severity
-from grid_models.studies.findings import mw_text
+from grid_models.results.environment import GridSupplyResult, GridSupplyStage, MethodEmissions, OnsiteResult, Pollutant
+from grid_models.results.study import Finding, Severity
+from grid_models.results.text import mw_text
 
 __all__ = ["comparison_findings", "grid_supply_findings"]
 

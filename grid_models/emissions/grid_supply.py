@@ -22,8 +22,11 @@ import numpy as np
 import numpy.typing as npt
 
 from grid_models.emissions.dc_opf import DcNetwork, dc_network, dc_opf
-from grid_models.emissions.factors import LB_PER_SHORT_TON, FactorSet
-from grid_models.emissions.results import (
+from grid_models.emissions.technology import GRID_POLLUTANTS, Technology, rates_lb_per_mwh, technology, water_gal_per_mwh
+from grid_models.emissions.water import water_stage
+from grid_models.facility import FacilityParameters
+from grid_models.factors import LB_PER_SHORT_TON, FactorSet
+from grid_models.results.environment import (
     DispatchMethod,
     GridSupplyResult,
     GridSupplyStage,
@@ -31,13 +34,11 @@ from grid_models.emissions.results import (
     Pollutant,
     UnitIncrement,
 )
-from grid_models.emissions.spec import EgridSubregion, EmissionsOptions
-from grid_models.emissions.technology import GRID_POLLUTANTS, Technology, rates_lb_per_mwh, technology, water_gal_per_mwh
-from grid_models.emissions.water import water_stage
-from grid_models.facility import FacilityParameters
+from grid_models.results.text import named
 from grid_models.solver.network import PreparedNetwork
-from grid_models.studies.dispatch import DispatchRule, share_change
-from grid_models.studies.findings import named
+from grid_models.spec.dispatch import DispatchRule
+from grid_models.spec.environment import EgridSubregion, EmissionsOptions
+from grid_models.studies.dispatch import share_change
 from grid_models.studies.power_flow import DispatchContext, StageSolve
 
 __all__ = ["HOURS_PER_YEAR", "SupplyInputs", "default_subregion", "run_grid_supply"]

@@ -9,9 +9,9 @@ ppmvd at 15 % O2 becomes lb/MMBtu = ppm x 1.194e-7 lb/dscf-ppm x F (8,710 dscf/M
 
 from __future__ import annotations
 
-from grid_models.emissions.factors import LB_PER_SHORT_TON, FactorSet
-from grid_models.emissions.results import OnsiteGroupResult, Pollutant
-from grid_models.emissions.spec import NoxControl, OnsiteUnits
+from grid_models.factors import LB_PER_SHORT_TON, FactorSet
+from grid_models.results.environment import OnsiteGroupResult, Pollutant
+from grid_models.spec.environment import NoxControl, OnsiteUnits
 
 __all__ = ["HOURS_PER_YEAR", "group_pte", "nox_lb_per_mmbtu_from_ppm", "nox_ppm_from_lb_per_mmbtu", "nsps_limit"]
 

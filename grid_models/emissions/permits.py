@@ -10,9 +10,9 @@ says it is a screening, not a permit determination.
 
 from __future__ import annotations
 
-from grid_models.emissions.factors import FactorSet, factor
 from grid_models.emissions.onsite import group_pte
-from grid_models.emissions.results import (
+from grid_models.factors import FactorSet, factor
+from grid_models.results.environment import (
     DISCLAIMER,
     OnsiteGroupResult,
     OnsiteResult,
@@ -20,8 +20,8 @@ from grid_models.emissions.results import (
     Pollutant,
     ScreeningCheck,
 )
-from grid_models.emissions.spec import OnsiteGeneration
-from grid_models.results import Finding, Severity
+from grid_models.results.study import Finding, Severity
+from grid_models.spec.environment import OnsiteGeneration
 
 __all__ = ["onsite_findings", "screen_onsite"]
 

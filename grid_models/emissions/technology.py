@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grid_models.emissions.factors import FactorSet
-from grid_models.emissions.results import Pollutant
-from grid_models.emissions.spec import EmissionsOptions, GasTechnology
+from grid_models.factors import FactorSet
+from grid_models.results.environment import Pollutant
+from grid_models.spec.environment import EmissionsOptions, GasTechnology
 
 __all__ = ["GRID_POLLUTANTS", "Technology", "rates_lb_per_mwh", "technology", "water_gal_per_mwh"]
 

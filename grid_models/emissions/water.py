@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from grid_models.emissions.factors import LITERS_PER_GALLON, FactorSet
-from grid_models.emissions.results import WaterStage
+from grid_models.factors import LITERS_PER_GALLON, FactorSet
+from grid_models.results.environment import WaterStage
 
 __all__ = ["water_stage"]
 

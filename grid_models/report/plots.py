@@ -14,9 +14,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from grid_models.emissions.factors import factor
-from grid_models.emissions.results import Pollutant
-from grid_models.results import StudyResult
+from grid_models.factors import factor
+from grid_models.results.environment import Pollutant
+from grid_models.results.study import StudyResult
 
 __all__ = ["figures"]
 

@@ -20,18 +20,14 @@ reported as ``unserved_mw``: the slack unit then carries it and a finding says s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+
+from grid_models.spec.dispatch import DispatchRule
 
 __all__ = [
-    "DEFAULT_DISPATCHABLE_FUELS",
     "ROOM_TOLERANCE_MW",
-    "DispatchOptions",
-    "DispatchRule",
     "DispatchShare",
     "room_weights",
     "share_change",
@@ -41,29 +37,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-DEFAULT_DISPATCHABLE_FUELS = ("coal", "ng", "dfo", "rfo", "oil", "gas", "external")
 _BLOCK_MW = 10.0
-
-
-class DispatchRule(StrEnum):
-    """How the change in demand is shared among generators."""
-
-    PARTICIPATION = "participation"
-    MERIT_ORDER = "merit_order"
-
-
-class DispatchOptions(BaseModel):
-    """Generator pick-up rule of a study."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    rule: DispatchRule = DispatchRule.PARTICIPATION
-    dispatchable_fuels: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
-        default_factory=lambda: list(DEFAULT_DISPATCHABLE_FUELS),
-        max_length=50,
-        description="generator fuels (MATPOWER genfuel) that follow load",
-    )
-    same_area_only: bool = Field(default=False, description="only units in the POI's area pick up the demand")
 
 
 @dataclass(frozen=True)

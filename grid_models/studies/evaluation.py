@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from grid_models.results import BranchChange, BranchViolation, BusViolation, FuelDispatch, StageResult, ViolationStatus
+from grid_models.results.study import BranchChange, BranchViolation, BusViolation, FuelDispatch, StageResult, ViolationStatus
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.types import FloatArray, RawSolution
-from grid_models.spec import Criteria
+from grid_models.spec.study import Criteria
 from grid_models.studies.power_flow import StageSolve
 
 __all__ = ["actual_generation_mw", "branch_flow_mva", "branch_loading_percent", "evaluate_stage", "monitored_buses"]

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from grid_models.analysis_results import LoadLossResult, LoadLossStageResult
-from grid_models.results import Finding, Severity
+from grid_models.results.analyses import LoadLossResult, LoadLossStageResult
+from grid_models.results.study import Finding, Severity
+from grid_models.results.text import stage_title
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.qlimits import solve_with_q_limits
 from grid_models.solver.types import OperatingPoint, RawSolution, SolverSettings
-from grid_models.spec import Criteria
+from grid_models.spec.study import Criteria
 from grid_models.studies.dispatch import room_weights
 from grid_models.studies.evaluation import LOADING_MARGIN_PERCENT, VM_MARGIN_PU, branch_loading_percent, monitored_buses
-from grid_models.studies.findings import stage_title
 from grid_models.studies.power_flow import DispatchContext, StageSolve
 
 __all__ = ["ERCOT_MAX_LOSS_MW", "VIRGINIA_2024_MW", "load_loss_findings", "run_load_loss"]

@@ -27,8 +27,9 @@ from grid_models.solver.types import (
     RawSolution,
     SolverSettings,
 )
-from grid_models.spec import InitialVoltage
-from grid_models.studies.dispatch import DispatchOptions, share_change
+from grid_models.spec.dispatch import DispatchOptions
+from grid_models.spec.study import InitialVoltage
+from grid_models.studies.dispatch import share_change
 
 __all__ = ["DispatchContext", "StageSolve", "dispatch_context", "solve_base_case", "solve_stage"]
 

@@ -16,7 +16,7 @@ import numpy as np
 from grid_models.errors import SolverError
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.types import FloatArray, OperatingPoint, PowerFlowBackend
-from grid_models.spec import StudyAreaMode, StudyAreaOptions
+from grid_models.spec.study import StudyAreaMode, StudyAreaOptions
 from grid_models.studies.dispatch import share_change
 from grid_models.studies.power_flow import DispatchContext, StageSolve
 

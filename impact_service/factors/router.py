@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from grid_models.emissions.factors import TABLES, TABLES_VERSION, table, table_digests
+from grid_models.factors import TABLES, TABLES_VERSION, table, table_digests
 from impact_service.deps import TenantDep
 from impact_service.errors import ERROR_RESPONSES
 from impact_service.factors.schemas import FactorRow, FactorTables

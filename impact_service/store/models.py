@@ -149,7 +149,7 @@ class Study(Base):
 
 class StudyPart(Base):
     """One slice of a fanned-out study's outages: claimed, solved and stored by any worker; the
-    payload (npz bytes, see ``grid_models.slice_io``) is dropped once the study has finished."""
+    payload (npz bytes, see ``grid_models.pipeline.part_io``) is dropped once the study has finished."""
 
     __tablename__ = "study_parts"
     __table_args__ = (

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grid_models.engine import run_study
 from grid_models.grid import Grid
+from grid_models.pipeline import run_study
 from grid_models.report import render_report
 from grid_models.results import StudyResult
 from grid_models.spec import StudySpec

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from grid_models.engine import run_study
 from grid_models.grid import Grid
+from grid_models.pipeline import run_study
 from grid_models.results import without_timings
 from grid_models.spec import StudySpec
 from impact_service.client import ApiClient

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from grid_models.engine import run_study
 from grid_models.errors import BusNotFoundError, StudyCanceled, StudySpecError
 from grid_models.grid import Grid
+from grid_models.pipeline import run_study
 from grid_models.results import StudyResult
 from grid_models.spec import StudySpec
 

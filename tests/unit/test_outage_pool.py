@@ -12,13 +12,12 @@ from collections.abc import Callable
 
 import pytest
 
-import grid_models.outage_pool as pool
-from grid_models.engine import run_outages, run_study
+import grid_models.pipeline.local as pool
 from grid_models.errors import GridValidationError, SolverError, StudyCanceled, StudySpecError, ValidationIssue
 from grid_models.grid import Grid
-from grid_models.outage_pool import SLICES_PER_PROCESS, forked_work
-from grid_models.results import StudyResult, without_timings
-from grid_models.study_plan import SliceResult, StudyPlan, WorkItem, contingency_work, plan_study, run_work_item
+from grid_models.pipeline import Part, PartResult, StudyPlan, plan_parts, plan_study, run_study, solve_part, solve_parts_locally
+from grid_models.pipeline.local import PARTS_PER_PROCESS, forked_parts
+from grid_models.results import ExecutionMode, StudyResult, without_timings
 
 from .conftest import SPRINGFIELD, quiet
 
@@ -31,10 +30,11 @@ def plan(catalog_grid: Callable[[str], Grid]) -> StudyPlan:
 def test_forked_processes_give_the_one_process_result(catalog_grid: Callable[[str], Grid]) -> None:
     grid = catalog_grid("activsg200")
     alone, forked = run_study(SPRINGFIELD, grid), run_study(SPRINGFIELD, grid, processes=2)
-    assert alone.provenance.execution == {"mode": "one process"}
-    parts = forked.provenance.execution.pop("parts")
-    assert forked.provenance.execution == {"mode": "local processes", "processes": 2}
-    assert parts == len(forked_work(plan_study(SPRINGFIELD, grid, progress=quiet), processes=2)) > 3  # stages cut
+    assert alone.provenance.execution.mode is ExecutionMode.ONE_PROCESS
+    assert (forked.provenance.execution.mode, forked.provenance.execution.processes) == (ExecutionMode.LOCAL_PROCESSES, 2)
+    assert (
+        forked.provenance.execution.parts == len(forked_parts(plan_study(SPRINGFIELD, grid, progress=quiet), processes=2)) > 3
+    )  # stages cut
     one, two = alone.model_dump(mode="json"), forked.model_dump(mode="json")
     for key in ("contingency", "hosting_capacity", "load_loss"):
         assert without_timings(two[key]) == without_timings(one[key]), key
@@ -43,10 +43,10 @@ def test_forked_processes_give_the_one_process_result(catalog_grid: Callable[[st
 
 
 def test_the_outages_are_cut_into_a_few_slices_per_process(plan: StudyPlan) -> None:
-    work = forked_work(plan, processes=2)
+    work = forked_parts(plan, processes=2)
     stages = {item.stage_index for item in work}
     assert stages == set(plan.outage_stages)
-    assert 2 * SLICES_PER_PROCESS - len(stages) <= len(work) <= 2 * SLICES_PER_PROCESS + len(stages)
+    assert 2 * PARTS_PER_PROCESS - len(stages) <= len(work) <= 2 * PARTS_PER_PROCESS + len(stages)
     for stage in stages:  # every outage of every stage, once
         rows = sorted((item.start, item.stop) for item in work if item.stage_index == stage)
         assert rows[0][0] == 0 and rows[-1][1] == len(plan.contingencies)
@@ -58,7 +58,7 @@ def test_one_stage_is_cut_so_that_every_process_gets_outages(catalog_grid: Calla
     spec = SPRINGFIELD.model_copy(update={"analyses": SPRINGFIELD.analyses.model_copy(update={"hosting_capacity": None})})
     one_stage = spec.model_copy(update={"stages": spec.stages[:1]})
     result: StudyResult = run_study(one_stage, catalog_grid("activsg200"), processes=2)
-    assert result.provenance.execution["parts"] >= 2
+    assert result.provenance.execution.parts >= 2
     assert result.contingency is not None
     alone = run_study(one_stage, catalog_grid("activsg200"))
     assert without_timings(result.model_dump(mode="json")["contingency"]) == without_timings(
@@ -66,33 +66,33 @@ def test_one_stage_is_cut_so_that_every_process_gets_outages(catalog_grid: Calla
     )
 
 
-def _failing(item: WorkItem) -> SliceResult:
+def _failing(item: Part) -> PartResult:
     raise StudySpecError(f"slice {item.start} cannot be solved")
 
 
-def _dying(item: WorkItem) -> SliceResult:
+def _dying(item: Part) -> PartResult:
     os._exit(3)
 
 
 @pytest.mark.parametrize(("child", "error"), [(_failing, StudySpecError), (_dying, SolverError)])
 def test_a_failing_child_stops_the_run_and_leaves_no_process(
-    plan: StudyPlan, monkeypatch: pytest.MonkeyPatch, child: Callable[[WorkItem], SliceResult], error: type[Exception]
+    plan: StudyPlan, monkeypatch: pytest.MonkeyPatch, child: Callable[[Part], PartResult], error: type[Exception]
 ) -> None:
     monkeypatch.setattr(pool, "_solve", child)
     with pytest.raises(error):
-        run_outages(plan, progress=quiet, processes=2)
+        solve_parts_locally(plan, progress=quiet, processes=2)
     assert not multiprocessing.active_children()
 
 
-def _interrupted_then_solved(item: WorkItem) -> SliceResult:
+def _interrupted_then_solved(item: Part) -> PartResult:
     os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends to the whole process group
     assert pool._INHERITED.plan is not None
-    return run_work_item(pool._INHERITED.plan, item)
+    return solve_part(pool._INHERITED.plan, item)
 
 
 def test_children_leave_ctrl_c_to_the_parent(plan: StudyPlan, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pool, "_solve", _interrupted_then_solved)
-    outages = run_outages(plan, progress=quiet, processes=2)
+    outages = solve_parts_locally(plan, progress=quiet, processes=2).outages
     assert set(outages.tables) == set(plan.outage_stages)
     assert not multiprocessing.active_children()
 
@@ -103,15 +103,15 @@ def test_a_cancel_between_slices_stops_the_children(plan: StudyPlan) -> None:
             raise StudyCanceled("canceled by the user")
 
     with pytest.raises(StudyCanceled):
-        run_outages(plan, progress=cancel_after_first, processes=2)
+        solve_parts_locally(plan, progress=cancel_after_first, processes=2)
     assert not multiprocessing.active_children()
 
 
 def test_where_forking_is_not_allowed_the_outages_run_here(plan: StudyPlan, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("grid_models.engine.can_fork", lambda: False)
-    outages = run_outages(plan, progress=quiet, processes=2)
-    assert set(outages.tables) == {item.stage_index for item in contingency_work(plan)}
-    assert plan.execution == {"mode": "one process"}
+    monkeypatch.setattr("grid_models.pipeline.local.can_fork", lambda: False)
+    local = solve_parts_locally(plan, progress=quiet, processes=2)
+    assert set(local.outages.tables) == {item.stage_index for item in plan_parts(plan)}
+    assert local.execution.mode is ExecutionMode.ONE_PROCESS
 
 
 def test_a_daemonic_process_may_not_fork() -> None:

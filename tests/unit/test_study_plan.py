@@ -11,23 +11,26 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from grid_models.completion import complete_study
-from grid_models.engine import run_study
-from grid_models.errors import PlanMismatchError, StudyCanceled, StudySpecError
+from grid_models.errors import InternalError, PlanMismatchError, StudyCanceled
 from grid_models.grid import Grid
-from grid_models.results import StudyResult, without_timings
-from grid_models.slice_io import decode_slice, encode_slice
-from grid_models.spec import StudySpec
-from grid_models.study_plan import (
-    WorkItem,
-    contingency_work,
-    merge_slices,
+from grid_models.pipeline import (
+    Part,
+    complete_study,
+    decode_part,
+    encode_part,
+    merge_parts,
     plan_fingerprint,
+    plan_parts,
     plan_study,
-    run_work_item,
+    run_study,
+    solve_part,
 )
+from grid_models.results import ExecutionMode, ExecutionRecord, StudyResult, without_timings
+from grid_models.spec import StudySpec
 
 from .conftest import SPRINGFIELD, quiet
+
+FLEET = ExecutionRecord(mode=ExecutionMode.FLEET)
 
 
 @pytest.fixture(scope="module")
@@ -36,20 +39,22 @@ def whole(catalog_grid: Callable[[str], Grid]) -> StudyResult:
 
 
 @pytest.fixture(scope="module")
-def fleet(catalog_grid: Callable[[str], Grid]) -> tuple[StudyResult, list[WorkItem]]:
+def fleet(catalog_grid: Callable[[str], Grid]) -> tuple[StudyResult, list[Part]]:
     """Two 'workers', each with its own plan, solve 9-outage slices in a shuffled order and store
     them as bytes; a third process reads them back and completes the study."""
     grid = catalog_grid("activsg200")
     coordinator = plan_study(SPRINGFIELD, grid, progress=quiet)
     fingerprint = plan_fingerprint(coordinator)
-    work = contingency_work(coordinator, rows_per_item=9)
+    work = plan_parts(coordinator, rows_per_part=9)
     workers = [plan_study(SPRINGFIELD, grid, progress=quiet) for _ in range(2)]
-    stored: dict[WorkItem, bytes] = {}
+    stored: dict[Part, bytes] = {}
     for number, item in enumerate(random.Random(7).sample(work, len(work))):
-        stored[item] = encode_slice(item, run_work_item(workers[number % 2], item), fingerprint=fingerprint)
+        stored[item] = encode_part(item, solve_part(workers[number % 2], item), fingerprint=fingerprint)
     merger = plan_study(SPRINGFIELD, grid, progress=quiet)
-    slices = {item: decode_slice(data, plan=merger, item=item, fingerprint=fingerprint) for item, data in stored.items()}
-    return complete_study(merger, merge_slices(merger, slices), progress=quiet), work
+    slices = {item: decode_part(data, plan=merger, part=item, fingerprint=fingerprint) for item, data in stored.items()}
+    return complete_study(
+        merger, merge_parts(merger, slices), execution=FLEET, started_at=merger.started_at, progress=quiet
+    ), work
 
 
 def test_the_plan_is_reproducible_in_another_process(catalog_grid: Callable[[str], Grid]) -> None:
@@ -60,7 +65,7 @@ def test_the_plan_is_reproducible_in_another_process(catalog_grid: Callable[[str
     assert plan_fingerprint(plan_study(other, grid, progress=quiet)) != plan_fingerprint(first)
 
 
-def test_the_work_covers_every_outage_of_every_stage_once(fleet: tuple[StudyResult, list[WorkItem]]) -> None:
+def test_the_work_covers_every_outage_of_every_stage_once(fleet: tuple[StudyResult, list[Part]]) -> None:
     result, work = fleet
     assert result.contingency is not None
     stages = {item.stage_index for item in work}
@@ -73,7 +78,7 @@ def test_the_work_covers_every_outage_of_every_stage_once(fleet: tuple[StudyResu
     assert all(item.hosting == (item.stage_index == 0) for item in work)
 
 
-def test_merged_outages_equal_the_undivided_study(whole: StudyResult, fleet: tuple[StudyResult, list[WorkItem]]) -> None:
+def test_merged_outages_equal_the_undivided_study(whole: StudyResult, fleet: tuple[StudyResult, list[Part]]) -> None:
     merged = fleet[0]
     for name in ("n1_converged", "n1_worst_loading_percent", "n1_min_vm_pu", "n1_max_vm_pu"):
         np.testing.assert_allclose(merged.dataset[name].values, whole.dataset[name].values, atol=1e-6, equal_nan=True)
@@ -81,9 +86,7 @@ def test_merged_outages_equal_the_undivided_study(whole: StudyResult, fleet: tup
     assert without_timings(merged.contingency.model_dump()) == without_timings(whole.contingency.model_dump())
 
 
-def test_merged_hosting_capacity_equals_the_undivided_search(
-    whole: StudyResult, fleet: tuple[StudyResult, list[WorkItem]]
-) -> None:
+def test_merged_hosting_capacity_equals_the_undivided_search(whole: StudyResult, fleet: tuple[StudyResult, list[Part]]) -> None:
     assert whole.hosting_capacity is not None
     merged = fleet[0].hosting_capacity
     assert merged is not None
@@ -99,7 +102,7 @@ def test_merged_hosting_capacity_equals_the_undivided_search(
         )
 
 
-def test_findings_are_the_same(whole: StudyResult, fleet: tuple[StudyResult, list[WorkItem]]) -> None:
+def test_findings_are_the_same(whole: StudyResult, fleet: tuple[StudyResult, list[Part]]) -> None:
     assert [(f.severity, f.category, f.what) for f in fleet[0].findings] == [
         (f.severity, f.category, f.what) for f in whole.findings
     ]
@@ -108,47 +111,47 @@ def test_findings_are_the_same(whole: StudyResult, fleet: tuple[StudyResult, lis
 def test_a_missing_slice_is_an_error_not_a_silent_gap(catalog_grid: Callable[[str], Grid]) -> None:
     grid = catalog_grid("activsg200")
     plan = plan_study(SPRINGFIELD, grid, progress=quiet)
-    work = contingency_work(plan, rows_per_item=40)
-    slices = {item: run_work_item(plan, item) for item in work[1:]}
-    with pytest.raises(StudySpecError, match="missing"):
-        merge_slices(plan, slices)
+    work = plan_parts(plan, rows_per_part=40)
+    slices = {item: solve_part(plan, item) for item in work[1:]}
+    with pytest.raises(InternalError, match="missing"):
+        merge_parts(plan, slices)
 
 
 def test_slice_bytes_are_checked_against_the_reader_plan(catalog_grid: Callable[[str], Grid]) -> None:
     plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet)
     fingerprint = plan_fingerprint(plan)
-    first, second = contingency_work(plan, rows_per_item=20)[:2]
-    data = encode_slice(first, run_work_item(plan, first), fingerprint=fingerprint)
-    assert decode_slice(data, plan=plan, item=first, fingerprint=fingerprint).table.vm_pu.shape[0] == 20
+    first, second = plan_parts(plan, rows_per_part=20)[:2]
+    data = encode_part(first, solve_part(plan, first), fingerprint=fingerprint)
+    assert decode_part(data, plan=plan, part=first, fingerprint=fingerprint).table.vm_pu.shape[0] == 20
     with pytest.raises(PlanMismatchError, match="another plan"):
-        decode_slice(data, plan=plan, item=first, fingerprint="0" * 64)
-    with pytest.raises(PlanMismatchError, match="work item"):
-        decode_slice(data, plan=plan, item=second, fingerprint=fingerprint)
+        decode_part(data, plan=plan, part=first, fingerprint="0" * 64)
+    with pytest.raises(PlanMismatchError, match="expected"):
+        decode_part(data, plan=plan, part=second, fingerprint=fingerprint)
     with pytest.raises(PlanMismatchError, match="cannot be read"):
-        decode_slice(data[: len(data) // 2], plan=plan, item=first, fingerprint=fingerprint)
+        decode_part(data[: len(data) // 2], plan=plan, part=first, fingerprint=fingerprint)
 
 
 def test_slice_bytes_never_unpickle(catalog_grid: Callable[[str], Grid]) -> None:
     plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet)
-    item = contingency_work(plan, rows_per_item=20)[0]
+    item = plan_parts(plan, rows_per_part=20)[0]
     buffer = io.BytesIO()
     np.savez(buffer, converged=np.array([object()], dtype=object), meta=np.zeros(1, dtype=np.uint8))
     with pytest.raises(PlanMismatchError, match="cannot be read"):
-        decode_slice(buffer.getvalue(), plan=plan, item=item, fingerprint=plan_fingerprint(plan))
+        decode_part(buffer.getvalue(), plan=plan, part=item, fingerprint=plan_fingerprint(plan))
 
 
 def test_a_slice_checks_for_cancel_between_solves(catalog_grid: Callable[[str], Grid]) -> None:
     """A cancel is seen within a few solves, also inside the N-1 hosting-capacity search (whose
     slice is the longest), not only between slices."""
     plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet)
-    hosting = next(item for item in contingency_work(plan) if item.hosting)
+    hosting = next(item for item in plan_parts(plan) if item.hosting)
     calls = 0
 
     def count() -> None:
         nonlocal calls
         calls += 1
 
-    run_work_item(plan, hosting, check=count)
+    solve_part(plan, hosting, check=count)
     assert calls >= 5  # one per hosting trial at least
 
     def stop_at_third() -> None:
@@ -158,7 +161,7 @@ def test_a_slice_checks_for_cancel_between_solves(catalog_grid: Callable[[str], 
 
     calls = 0
     with pytest.raises(StudyCanceled):
-        run_work_item(plan, hosting, check=stop_at_third)
+        solve_part(plan, hosting, check=stop_at_third)
     assert calls == 3
 
 
@@ -176,12 +179,18 @@ def test_a_fleet_that_defers_the_hosting_search_to_the_merge_gives_the_undivided
     assert worker.hosting is None
     fingerprint = plan_fingerprint(worker)
     assert plan_fingerprint(plan_study(spec, grid, progress=quiet)) == fingerprint
-    work = contingency_work(worker, rows_per_item=30)
-    stored = {item: encode_slice(item, run_work_item(worker, item), fingerprint=fingerprint) for item in work}
+    work = plan_parts(worker, rows_per_part=30)
+    stored = {item: encode_part(item, solve_part(worker, item), fingerprint=fingerprint) for item in work}
     merger = plan_study(spec, grid, progress=quiet, hosting=False)
-    slices = {item: decode_slice(data, plan=merger, item=item, fingerprint=fingerprint) for item, data in stored.items()}
+    slices = {item: decode_part(data, plan=merger, part=item, fingerprint=fingerprint) for item, data in stored.items()}
     seen: list[float] = []
-    merged = complete_study(merger, merge_slices(merger, slices), progress=lambda fraction, step: seen.append(fraction))
+    merged = complete_study(
+        merger,
+        merge_parts(merger, slices),
+        execution=FLEET,
+        started_at=merger.started_at,
+        progress=lambda fraction, step: seen.append(fraction),
+    )
     assert seen == sorted(seen), "progress never goes back"
     assert merged.hosting_capacity is not None and whole.hosting_capacity is not None
     assert without_timings(merged.hosting_capacity.model_dump()) == without_timings(whole.hosting_capacity.model_dump())

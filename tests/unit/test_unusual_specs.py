@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from grid_models.catalog.uploads import load_upload
-from grid_models.engine import run_study
 from grid_models.errors import StudySpecError
 from grid_models.grid import Grid
+from grid_models.pipeline import run_study
 from grid_models.report import render_report
 from grid_models.results import Severity, StudyResult
 from grid_models.spec import StudySpec

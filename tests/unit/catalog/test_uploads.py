@@ -13,8 +13,8 @@ import pytest
 
 from grid_models.catalog.registry import catalog_file
 from grid_models.catalog.uploads import UploadFormat, detect_format, load_upload
-from grid_models.engine import run_study
 from grid_models.errors import GridValidationError
+from grid_models.pipeline import run_study
 from grid_models.spec import StudySpec
 
 CASE3 = (Path(__file__).parents[2] / "cases" / "matpower" / "case3.m").read_text()

@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 
 from grid_models.emissions.grid_supply import SupplyInputs, run_grid_supply
-from grid_models.emissions.results import GridSupplyResult, MethodEmissions, Pollutant
-from grid_models.emissions.spec import EmissionsOptions
 from grid_models.grid import Grid
-from grid_models.spec import StudySpec
-from grid_models.study_plan import StudyPlan, plan_study
+from grid_models.pipeline.plan import StudyPlan, plan_study
+from grid_models.results import GridSupplyResult, MethodEmissions, Pollutant
+from grid_models.spec import EmissionsOptions, StudySpec
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "abilene_stargate.json"
 LB_PER_MWH = {

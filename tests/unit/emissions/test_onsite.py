@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from grid_models.emissions.factors import FactorSet
 from grid_models.emissions.onsite import nox_lb_per_mmbtu_from_ppm, nox_ppm_from_lb_per_mmbtu, nsps_limit
 from grid_models.emissions.permits import PSD_MAJOR, PSD_SER, TITLE_V, onsite_findings, screen_onsite
-from grid_models.emissions.results import Pollutant
-from grid_models.emissions.spec import OnsiteGeneration
+from grid_models.factors import FactorSet
+from grid_models.results import Pollutant
+from grid_models.spec import OnsiteGeneration
 
 FACTORS = FactorSet()
 HAND_HEAT_INPUT = 16.5 * 10_670 / 1000  # MMBtu/h

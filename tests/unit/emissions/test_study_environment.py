@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from pydantic import ValidationError
 
-from grid_models.engine import run_study
 from grid_models.grid import Grid
+from grid_models.pipeline import run_study
 from grid_models.results import StudyResult
 from grid_models.spec import StudySpec
 

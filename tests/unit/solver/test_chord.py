@@ -21,7 +21,7 @@ from grid_models.solver.lightsim import LightSimBackend, chord_config
 from grid_models.solver.network import prepare_network
 from grid_models.solver.types import OperatingPoint, SolverSettings
 from grid_models.spec import InitialVoltage
-from grid_models.studies.contingency import response_weights
+from grid_models.studies.n1.outages import response_weights
 from grid_models.studies.power_flow import StageSolve, solve_base_case
 
 SETTINGS = SolverSettings()

@@ -12,30 +12,23 @@ import pandapower as pp
 import pandapower.networks
 import pytest
 
-from grid_models.analysis_results import ContingencyAnalysisResult, ContingencyStatus
-from grid_models.engine import run_study
 from grid_models.facility import FacilityParameters, StageSpec, stage_load
 from grid_models.grid import Grid
+from grid_models.pipeline import plan_parts, plan_study, run_study, solve_part
+from grid_models.results import ContingencyAnalysisResult, ContingencyStatus
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import prepare_network
 from grid_models.solver.reference import PandapowerBackend
 from grid_models.solver.sweep import sweep_states
 from grid_models.solver.types import OperatingPoint, SolverSettings
-from grid_models.spec import ContingencyOptions, InitialVoltage, StudyAreaMode, StudyAreaOptions, StudySpec
-from grid_models.studies import limit_passes
-from grid_models.studies.contingency import (
-    Contingency,
-    OutageTable,
-    build_contingencies,
-    response_weights,
-    run_contingencies,
-    solve_exact,
-)
-from grid_models.studies.contingency_study import contingency_findings, evaluate_contingency_tables
-from grid_models.studies.dispatch import DispatchOptions
+from grid_models.spec import ContingencyOptions, DispatchOptions, InitialVoltage, StudyAreaMode, StudyAreaOptions, StudySpec
+from grid_models.studies.n1 import limit_passes
+from grid_models.studies.n1.analysis import contingency_findings, evaluate_contingency_tables
+from grid_models.studies.n1.limit_passes import solve_exact
+from grid_models.studies.n1.outages import build_contingencies, response_weights, run_contingencies
+from grid_models.studies.n1.table import Contingency, OutageTable
 from grid_models.studies.power_flow import StageSolve, dispatch_context, solve_base_case, solve_stage
 from grid_models.studies.study_area import StudyArea, select_study_area
-from grid_models.study_plan import contingency_work, plan_study, run_work_item
 
 SETTINGS = SolverSettings()
 
@@ -375,7 +368,7 @@ def test_an_outage_without_solution_before_the_facility_too_is_pre_existing(cata
         }
     )
     plan = plan_study(spec, catalog_grid("activsg200"), progress=lambda fraction, step: None)
-    tables = {item.stage_index: run_work_item(plan, item).table for item in contingency_work(plan)}
+    tables = {item.stage_index: solve_part(plan, item).table for item in plan_parts(plan)}
     options = spec.analyses.contingency
     assert plan.area is not None and options is not None
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grid_models.studies.dispatch import DispatchRule, share_change
+from grid_models.spec import DispatchRule
+from grid_models.studies.dispatch import share_change
 
 P = np.array([100.0, 50.0, 0.0, 200.0])
 PMIN = np.array([20.0, 10.0, 0.0, 50.0])

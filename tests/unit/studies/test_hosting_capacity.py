@@ -7,19 +7,19 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from grid_models.analysis_results import HostingCriterion
 from grid_models.facility import FacilityParameters, StageSpec, stage_load
 from grid_models.grid import Grid
+from grid_models.results import HostingCriterion
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import prepare_network
 from grid_models.solver.types import SolverSettings
-from grid_models.spec import ContingencyOptions, Criteria, HostingCapacityOptions, InitialVoltage
-from grid_models.studies.contingency import OutageTable, build_contingencies, run_contingencies
-from grid_models.studies.contingency_evaluation import attributable_mask
-from grid_models.studies.dispatch import DispatchOptions
+from grid_models.spec import ContingencyOptions, Criteria, DispatchOptions, HostingCapacityOptions, InitialVoltage
 from grid_models.studies.evaluation import evaluate_stage
-from grid_models.studies.hosting_capacity import plan_hosting
-from grid_models.studies.hosting_n1 import N1Inputs, N1Part, hosting_n1_part, run_hosting_capacity
+from grid_models.studies.hosting.n1 import N1Inputs, N1Part, hosting_n1_part, run_hosting_capacity
+from grid_models.studies.hosting.search import plan_hosting
+from grid_models.studies.n1.outages import build_contingencies, run_contingencies
+from grid_models.studies.n1.table import OutageTable
+from grid_models.studies.n1.violations import attributable_mask
 from grid_models.studies.power_flow import dispatch_context, solve_base_case, solve_stage
 from grid_models.studies.study_area import select_study_area
 

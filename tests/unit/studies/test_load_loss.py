@@ -15,8 +15,7 @@ from grid_models.solver.network import prepare_network
 from grid_models.solver.qlimits import solve_with_q_limits
 from grid_models.solver.reference import PandapowerBackend
 from grid_models.solver.types import SolverSettings
-from grid_models.spec import Criteria, InitialVoltage
-from grid_models.studies.dispatch import DispatchOptions
+from grid_models.spec import Criteria, DispatchOptions, InitialVoltage
 from grid_models.studies.load_loss import _trip_point, load_loss_findings, run_load_loss
 from grid_models.studies.power_flow import dispatch_context, solve_base_case, solve_stage
 
@@ -53,7 +52,7 @@ def test_trip_matches_pandapower_and_balances(catalog_grid: Callable[[str], Grid
 
 
 def test_large_events_are_put_in_context() -> None:
-    from grid_models.analysis_results import LoadLossResult, LoadLossStageResult
+    from grid_models.results import LoadLossResult, LoadLossStageResult
 
     def stage(mw: float) -> LoadLossStageResult:
         return LoadLossStageResult(

@@ -8,16 +8,15 @@ import numpy as np
 import pandapower as pp
 import pytest
 
-from grid_models.engine import run_study
 from grid_models.facility import FacilityParameters, StageSpec, stage_load
 from grid_models.grid import Grid
+from grid_models.pipeline import run_study
 from grid_models.results import Severity
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import prepare_network
 from grid_models.solver.reference import PandapowerBackend
 from grid_models.solver.types import PowerFlowBackend, SolverSettings
-from grid_models.spec import InitialVoltage, StudySpec
-from grid_models.studies.dispatch import DispatchOptions, DispatchRule
+from grid_models.spec import DispatchOptions, DispatchRule, InitialVoltage, StudySpec
 from grid_models.studies.power_flow import StageSolve, dispatch_context, solve_base_case, solve_stage
 
 SETTINGS = SolverSettings()

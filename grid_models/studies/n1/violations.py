@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grid_models.analysis_results import ContingencyEvent, ContingencyStageResult, ContingencyStatus, ContingencyViolation
-from grid_models.results import ViolationStatus
+from grid_models.results.analyses import ContingencyEvent, ContingencyStageResult, ContingencyStatus, ContingencyViolation
+from grid_models.results.study import ViolationStatus
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.types import FloatArray
-from grid_models.spec import Criteria
-from grid_models.studies.contingency import OutageTable
+from grid_models.spec.study import Criteria
 from grid_models.studies.evaluation import LOADING_MARGIN_PERCENT, VM_MARGIN_PU, branch_loading_percent, monitored_buses
+from grid_models.studies.n1.table import OutageTable
 from grid_models.studies.power_flow import StageSolve
 
 __all__ = ["MAX_LISTED_VIOLATIONS", "evaluate_contingencies"]

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grid_models.analysis_results import HostingCapacityResult, HostingCriterion, HostingCurvePoint, HostingLimit
 from grid_models.facility import FacilityParameters, StageSpec, stage_load
-from grid_models.results import Finding, Severity, StageResult, ViolationStatus
+from grid_models.results.analyses import HostingCapacityResult, HostingCriterion, HostingCurvePoint, HostingLimit
+from grid_models.results.study import Finding, Severity, StageResult, ViolationStatus
+from grid_models.results.text import mw_text, named, stage_title
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import SolverSettings
-from grid_models.spec import Criteria, HostingCapacityOptions
+from grid_models.spec.study import Criteria, HostingCapacityOptions
 from grid_models.studies.evaluation import evaluate_stage
-from grid_models.studies.findings import mw_text, named, stage_title
 from grid_models.studies.power_flow import DispatchContext, StageSolve, solve_stage
 
 __all__ = [

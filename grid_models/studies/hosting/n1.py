@@ -16,21 +16,19 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from grid_models.analysis_results import (
+from grid_models.errors import SolverError
+from grid_models.facility import FacilityParameters
+from grid_models.results.analyses import (
     ContingencyStatus,
     HostingCapacityResult,
     HostingCriterion,
     HostingCurvePoint,
     HostingLimit,
 )
-from grid_models.errors import SolverError
-from grid_models.facility import FacilityParameters
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import IntArray, SolverSettings
-from grid_models.spec import ContingencyOptions, Criteria, HostingCapacityOptions
-from grid_models.studies.contingency import Contingency, OutageTable, Stop, run_contingencies
-from grid_models.studies.contingency_evaluation import attributable_mask, evaluate_contingencies
-from grid_models.studies.hosting_capacity import (
+from grid_models.spec.study import ContingencyOptions, Criteria, HostingCapacityOptions
+from grid_models.studies.hosting.search import (
     Binding,
     HostingPlan,
     HostingSearch,
@@ -40,6 +38,9 @@ from grid_models.studies.hosting_capacity import (
     hosting_limit,
     plan_hosting,
 )
+from grid_models.studies.n1.outages import run_contingencies
+from grid_models.studies.n1.table import Contingency, OutageTable, Stop
+from grid_models.studies.n1.violations import attributable_mask, evaluate_contingencies
 from grid_models.studies.power_flow import DispatchContext, StageSolve
 
 __all__ = ["N1Failure", "N1Inputs", "N1Part", "hosting_n1_part", "hosting_result", "merge_n1_parts", "run_hosting_capacity"]
@@ -237,7 +238,7 @@ def run_hosting_capacity(
     n1: N1Inputs | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> HostingCapacityResult:
-    """Hosting capacity at ``base.poi`` in one process (see :mod:`grid_models.studies.hosting_capacity`);
+    """Hosting capacity at ``base.poi`` in one process (see :mod:`grid_models.studies.hosting.search`);
     N-1 only when ``n1`` is given."""
     plan = plan_hosting(
         backend,

@@ -1,4 +1,4 @@
-"""The emission, permit and water factor tables (``grid_models/emissions/data/*.csv``).
+"""The emission, permit and water factor tables (``grid_models/data/*.csv``).
 
 Every number the environmental analyses use is a row with ``key, value, unit, source, year, mark``
 (marks as in REFERENCE.md: S sourced, S2 secondary transcription, K standard's content as commonly
@@ -62,7 +62,7 @@ class Factor:
 
 
 def _text(name: str) -> str:
-    return resources.files("grid_models.emissions.data").joinpath(f"{name}.csv").read_text(encoding="utf-8")
+    return resources.files("grid_models.data").joinpath(f"{name}.csv").read_text(encoding="utf-8")
 
 
 @cache

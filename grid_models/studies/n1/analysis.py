@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grid_models.analysis_results import ContingencyAnalysisResult, ContingencyStageResult, ContingencyStatus, StudyAreaInfo
-from grid_models.results import Finding, Severity, ViolationStatus
+from grid_models.results.analyses import ContingencyAnalysisResult, ContingencyStageResult, ContingencyStatus, StudyAreaInfo
+from grid_models.results.study import Finding, Severity, ViolationStatus
+from grid_models.results.text import mw_text, named, stage_title
 from grid_models.solver.network import PreparedNetwork
-from grid_models.spec import ContingencyOptions, Criteria, StudyAreaMode
-from grid_models.studies.contingency import Contingency, OutageTable
-from grid_models.studies.contingency_evaluation import evaluate_contingencies
-from grid_models.studies.findings import mw_text, named, stage_title
+from grid_models.spec.study import ContingencyOptions, Criteria, StudyAreaMode
+from grid_models.studies.n1.table import Contingency, OutageTable
+from grid_models.studies.n1.violations import evaluate_contingencies
 from grid_models.studies.power_flow import StageSolve
 from grid_models.studies.study_area import StudyArea
 

@@ -1,33 +1,33 @@
 """Phase 3 of a study: attribute the outages, search the hosting capacity, trip the facility,
-write the findings and assemble the result (see :mod:`grid_models.study_plan`)."""
+write the findings and assemble the result."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from grid_models.analysis_results import HostingCapacityResult, LoadLossResult
-from grid_models.dataset import build_dataset
 from grid_models.emissions.analysis import run_environment
-from grid_models.emissions.results import EnvironmentalResult
 from grid_models.facility import facility_defaults
+from grid_models.pipeline import progress as budget
+from grid_models.pipeline.dataset import build_dataset
+from grid_models.pipeline.parts import Outages
+from grid_models.pipeline.plan import StudyPlan, contingency_options, hosting_plan
+from grid_models.pipeline.progress import ProgressCallback
 from grid_models.provenance import gridimpact_version, library_versions, platform_name, python_version
-from grid_models.results import Finding, GridInfo, Provenance, StageResult, StudyResult
+from grid_models.results.analyses import HostingCapacityResult, LoadLossResult
+from grid_models.results.environment import EnvironmentalResult
+from grid_models.results.study import ExecutionRecord, Finding, GridInfo, Provenance, StageResult, StudyResult
 from grid_models.solver.types import SolverSettings
-from grid_models.spec import StudySpec
-from grid_models.studies.contingency_study import ContingencyRun, contingency_findings, evaluate_contingency_tables
+from grid_models.spec.study import StudySpec
 from grid_models.studies.evaluation import evaluate_stage
-from grid_models.studies.findings import power_flow_findings
-from grid_models.studies.hosting_capacity import hosting_findings
-from grid_models.studies.hosting_n1 import hosting_result
+from grid_models.studies.hosting.n1 import hosting_result
+from grid_models.studies.hosting.search import hosting_findings
 from grid_models.studies.load_loss import load_loss_findings, run_load_loss
-from grid_models.study_plan import Outages, StudyPlan, contingency_options, ensure_hosting_plan
+from grid_models.studies.n1.analysis import ContingencyRun, contingency_findings, evaluate_contingency_tables
+from grid_models.studies.power_flow_findings import power_flow_findings
 
 __all__ = ["complete_study"]
-
-Progress = Callable[[float, str], None]
 
 
 def _grid_info(plan: StudyPlan) -> GridInfo:
@@ -73,7 +73,7 @@ class _Extra:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _analyses(plan: StudyPlan, outages: Outages, progress: Progress) -> _Extra:
+def _analyses(plan: StudyPlan, outages: Outages, progress: ProgressCallback) -> _Extra:
     extra, spec = _Extra(), plan.spec
     if plan.context is None:
         return extra
@@ -89,15 +89,15 @@ def _analyses(plan: StudyPlan, outages: Outages, progress: Progress) -> _Extra:
             criteria=spec.criteria,
         )
         extra.findings.extend(contingency_findings(extra.contingency.result))
-    ensure_hosting_plan(plan, progress=lambda fraction, step: progress(0.88, step))
-    if plan.hosting is not None:
-        progress(0.9, "hosting capacity")
-        extra.hosting = hosting_result(plan.hosting, outages.n1_parts if plan.hosting_n1 else None)
+    hosting = hosting_plan(plan, progress=lambda fraction, step: progress(budget.COMPLETION, step))
+    if hosting is not None:
+        progress(budget.HOSTING, "hosting capacity")
+        extra.hosting = hosting_result(hosting, outages.n1_parts if plan.hosting_n1 else None)
         largest = max(((s.load.p_mw, s.load.label) for s in plan.solves[1:] if s.load is not None), default=(0.0, ""))
         if largest[0] > 0:
             extra.findings.extend(hosting_findings(extra.hosting, largest_stage_mw=largest[0], largest_label=largest[1]))
     if spec.analyses.load_loss is not None:
-        progress(0.95, "load-loss event")
+        progress(budget.LOAD_LOSS, "load-loss event")
         extra.load_loss = run_load_loss(
             plan.backend, plan.solves, context=plan.context, criteria=spec.criteria, settings=plan.settings
         )
@@ -105,8 +105,18 @@ def _analyses(plan: StudyPlan, outages: Outages, progress: Progress) -> _Extra:
     return extra
 
 
-def complete_study(plan: StudyPlan, outages: Outages, *, progress: Progress) -> StudyResult:
-    """Phase 3: everything after the outages (``outages``: the merged slices, see ``merge_slices``)."""
+def complete_study(
+    plan: StudyPlan, outages: Outages, *, execution: ExecutionRecord, started_at: datetime, progress: ProgressCallback
+) -> StudyResult:
+    """Phase 3: everything after the parts.
+
+    Parameters:
+        plan: the study's plan (phase 1).
+        outages: the merged parts (phase 2, :func:`~grid_models.pipeline.parts.merge_parts`).
+        execution: how phases 1 and 2 ran (recorded in ``provenance.execution`` with this phase's time).
+        started_at: when the study started (the result's duration runs from here).
+        progress: ``progress(fraction, step)``; may raise ``StudyCanceled``.
+    """
     clock = time.perf_counter()
     spec = plan.spec
     top = spec.analyses.power_flow.top_branches
@@ -114,13 +124,14 @@ def complete_study(plan: StudyPlan, outages: Outages, *, progress: Progress) -> 
     stages: list[StageResult] = results[1:]
     findings = power_flow_findings(results[0], stages, poi=plan.poi_info, criteria=spec.criteria)
     extra = _analyses(plan, outages, progress)
-    progress(0.96, "emissions, permits and water")
+    progress(budget.ENVIRONMENT, "emissions, permits and water")
     extra.environment, environmental = run_environment(
         spec, prepared=plan.prepared, context=plan.context, solves=plan.solves, grid_id=plan.grid.grid_id
     )
     extra.findings.extend(environmental)
     findings.extend(extra.findings)
-    progress(0.97, "writing the result")
+    progress(budget.WRITING, "writing the result")
+    finished_at = datetime.now(UTC)
     provenance = Provenance(
         input_hash=spec.input_hash(),
         grid_checksum=plan.grid.checksum,
@@ -129,10 +140,10 @@ def complete_study(plan: StudyPlan, outages: Outages, *, progress: Progress) -> 
         python=python_version(),
         platform=platform_name(),
         solver={"backend": plan.backend.name, "algorithm": "Newton-Raphson (KLU)", **asdict(plan.settings)},
-        started_at=plan.started_at.isoformat(),
-        finished_at=datetime.now(UTC).isoformat(),
-        duration_s=plan.elapsed_s + time.perf_counter() - clock,
-        execution=plan.execution,
+        started_at=started_at.isoformat(),
+        finished_at=finished_at.isoformat(),
+        duration_s=(finished_at - started_at).total_seconds(),
+        execution=execution.model_copy(update={"completion_s": time.perf_counter() - clock}),
     )
     result = StudyResult(
         study_name=spec.name or f"{plan.grid.grid_id} at bus {plan.poi_info.bus_id}",

@@ -12,7 +12,7 @@ From a solved stage, every outage is solved to its post-contingency steady state
   every regulator's pre-contingency state held; an outage after which a free regulator needs
   more than its capability or a pinned one would be released continues the PV/PQ switching of
   the N-0 solves (same tolerances) in sweep passes and then one by one
-  (:mod:`grid_models.studies.limit_passes`), so the results do not depend on which path solved
+  (:mod:`grid_models.studies.n1.limit_passes`), so the results do not depend on which path solved
   an outage. Generator outages are always solved one by one.
 """
 
@@ -28,10 +28,10 @@ from grid_models.solver.batch import largest_end_flow_mva, run_branch_batch
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.types import FloatArray, IntArray, OperatingPoint, SolverSettings
-from grid_models.spec import ContingencyOptions
+from grid_models.spec.study import ContingencyOptions
 from grid_models.studies.dispatch import room_weights, usable_room
-from grid_models.studies.limit_passes import Hint, exact_rows, solve_exact, sweep_rows
-from grid_models.studies.outage_table import (
+from grid_models.studies.n1.limit_passes import Hint, exact_rows, sweep_rows
+from grid_models.studies.n1.table import (
     Contingency,
     OutageContext,
     OutageTable,
@@ -43,7 +43,7 @@ from grid_models.studies.outage_table import (
 from grid_models.studies.power_flow import StageSolve
 from grid_models.studies.study_area import StudyArea
 
-__all__ = ["Contingency", "OutageTable", "Stop", "build_contingencies", "response_weights", "run_contingencies", "solve_exact"]
+__all__ = ["build_contingencies", "response_weights", "run_contingencies"]
 
 
 def build_contingencies(prepared: PreparedNetwork, area: StudyArea, options: ContingencyOptions) -> list[Contingency]:

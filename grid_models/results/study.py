@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from grid_models.analysis_results import ContingencyAnalysisResult, HostingCapacityResult, LoadLossResult
-from grid_models.emissions.results import EnvironmentalResult
 from grid_models.facility import GpuModel
-from grid_models.spec import StudySpec
+from grid_models.results.analyses import ContingencyAnalysisResult, HostingCapacityResult, LoadLossResult
+from grid_models.results.environment import EnvironmentalResult
+from grid_models.spec.study import StudySpec
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -21,6 +21,8 @@ __all__ = [
     "BranchChange",
     "BranchViolation",
     "BusViolation",
+    "ExecutionMode",
+    "ExecutionRecord",
     "Finding",
     "FuelDispatch",
     "GridInfo",
@@ -194,6 +196,37 @@ class GridInfo(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class ExecutionMode(StrEnum):
+    """Where a study's parts were solved."""
+
+    ONE_PROCESS = "one process"
+    LOCAL_PROCESSES = "local processes"  # forked children of one run (``gridimpact run --processes``)
+    FLEET = "fleet"  # the worker fleet: parts claimed by any worker, merged by one
+
+
+class ExecutionRecord(BaseModel):
+    """How a study ran: the runner, its parts and workers, and how long each phase took."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: ExecutionMode = ExecutionMode.ONE_PROCESS
+    processes: int = Field(1, ge=1, description="local processes that solved the parts (1 in a fleet: see workers)")
+    parts: int = Field(0, ge=0, description="parts the work was cut into")
+    workers: list[str] = Field(default_factory=list, description="fleet: the workers (host:pid) that solved parts")
+    plan_fingerprint: str | None = Field(None, description="fleet: the digest every worker's plan matched")
+    plan_s: float | None = Field(None, description="phase 1 (base case, stages, study area), seconds; None when not timed here")
+    parts_s: float | None = Field(None, description="phase 2 (the parts), seconds; None when not timed here")
+    completion_s: float | None = Field(None, description="phase 3 (merge, analyses, findings, result), seconds")
+
+    def summary(self) -> str:
+        """How a person reads it: ``one process``, ``2 local processes, 4 parts``, ``fleet, 28 parts on 2 workers``."""
+        if self.mode is ExecutionMode.LOCAL_PROCESSES:
+            return f"{self.processes} local processes, {self.parts} parts"
+        if self.mode is ExecutionMode.FLEET:
+            return f"fleet, {self.parts} parts on {len(self.workers)} workers"
+        return self.mode.value
+
+
 class Provenance(BaseModel):
     """What produced this result, so it can be reproduced."""
 
@@ -207,8 +240,8 @@ class Provenance(BaseModel):
     started_at: str
     finished_at: str
     duration_s: float
-    execution: dict[str, Any] = Field(
-        default_factory=dict, description="where it ran: one process, or how many parts on which workers of a fleet"
+    execution: ExecutionRecord = Field(
+        default_factory=ExecutionRecord, description="where it ran: one process, local processes, or the parts on a fleet"
     )
 
 

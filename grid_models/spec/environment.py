@@ -10,8 +10,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from grid_models.emissions.factors import FactorSet
 from grid_models.facility import PRINTABLE
+from grid_models.factors import FactorSet
 
 __all__ = [
     "CoalRank",

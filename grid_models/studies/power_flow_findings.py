@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-from grid_models.results import BranchViolation, BusViolation, Finding, PoiInfo, Severity, StageResult, ViolationStatus
-from grid_models.spec import Criteria
+from grid_models.results.study import BranchViolation, BusViolation, Finding, PoiInfo, Severity, StageResult, ViolationStatus
+from grid_models.results.text import mw_text, named, poi_bus, poi_text, stage_title
+from grid_models.spec.study import Criteria
 
 __all__ = [
     "MAX_VIOLATION_FINDINGS_PER_STAGE",
     "first_failing_stage",
-    "mw_text",
-    "named",
-    "poi_text",
     "power_flow_findings",
-    "stage_title",
 ]
 
 MAX_VIOLATION_FINDINGS_PER_STAGE = 15
 _VOLTAGE_RULE = "N-0 voltage {low:.2f}-{high:.2f} pu (ATC facility rating criteria)"
 _THERMAL_RULE = "N-0 thermal <= {limit:.0f} % of normal rating (NERC TPL-001, FAC-008)"
-
-
-def mw_text(p_mw: float) -> str:
-    """A demand as findings write it: ``1,200 MW``, and small non-integer ones as ``0.5 MW`` (not ``0 MW``)."""
-    amount = f"{p_mw:,.0f}" if abs(p_mw) >= 10 or p_mw == round(p_mw) else f"{p_mw:.3g}"
-    return f"{amount} MW"
-
-
-def stage_title(label: str, p_mw: float) -> str:
-    """How findings, reports and progress name a stage: ``Phase 2 (600 MW)``, ``Pilot (0.5 MW)``."""
-    return f"{label} ({mw_text(p_mw)})"
-
-
-def named(label: str, name: str | None) -> str:
-    """An element as findings name it: ``line 12 'ELM ST - OAK 138'``, or ``line 12`` when the grid
-    gives it no name."""
-    return f"{label} '{name}'" if name else label
-
-
-def _poi_bus(poi: PoiInfo) -> str:
-    return named(f"bus {poi.bus_id}", poi.bus_name)
-
-
-def poi_text(poi: PoiInfo) -> str:
-    """The POI with its voltage: ``bus 4 'MEMPHIS 9 1' (345 kV)``."""
-    return f"{_poi_bus(poi)} ({poi.vn_kv:g} kV)"
 
 
 def _stage_name(stage: StageResult) -> str:
@@ -120,7 +91,7 @@ def _stage_summary(stage: StageResult, poi: PoiInfo) -> Finding:
         category="summary",
         stage_index=stage.index,
         stage=stage.label,
-        what=f"{_stage_name(stage)} at {_poi_bus(poi)}: {stage.new_violations} new or worsened "
+        what=f"{_stage_name(stage)} at {poi_bus(poi)}: {stage.new_violations} new or worsened "
         f"N-0 violations; POI voltage {stage.poi_vm_pu:.3f} pu; highest loading {worst}; losses "
         f"{stage.delta_losses_mw:+.1f} MW; generation picking up the demand: {fuels}",
         where=poi_text(poi),
@@ -232,7 +203,7 @@ def _first_break(stages: list[StageResult], poi: PoiInfo) -> Finding:
         return Finding(
             severity=Severity.INFO,
             category="summary",
-            what=f"all {len(stages)} stages up to {mw_text(largest)} at {_poi_bus(poi)} "
+            what=f"all {len(stages)} stages up to {mw_text(largest)} at {poi_bus(poi)} "
             "meet the N-0 criteria (contingencies are not part of this check)",
             element_type="bus",
             element_id=poi.bus_id,

@@ -20,9 +20,9 @@ from grid_models.solver.batch import largest_end_flow_mva
 from grid_models.solver.qlimits import solve_with_q_limits
 from grid_models.solver.sweep import SweepRows, sweep_states
 from grid_models.solver.types import ComplexArray, IntArray, OperatingPoint, PowerFlowBackend, RawSolution, SolverSettings
-from grid_models.spec import ContingencyOptions
+from grid_models.spec.study import ContingencyOptions
 from grid_models.studies.evaluation import branch_flow_mva
-from grid_models.studies.outage_table import OutageContext, OutageTable, Stop, loading_percent, outage_point, record_row
+from grid_models.studies.n1.table import OutageContext, OutageTable, Stop, loading_percent, outage_point, record_row
 from grid_models.studies.power_flow import StageSolve
 
 __all__ = ["Hint", "exact_rows", "solve_exact", "sweep_rows"]

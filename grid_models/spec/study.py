@@ -13,9 +13,9 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grid_models.emissions.spec import EmissionsOptions, OnsiteGeneration
 from grid_models.facility import MAX_STAGE_MW, PRINTABLE, FacilityParameters, StageSpec, stage_load
-from grid_models.studies.dispatch import DispatchOptions
+from grid_models.spec.dispatch import DispatchOptions
+from grid_models.spec.environment import EmissionsOptions, OnsiteGeneration
 
 __all__ = [
     "AnalysesSpec",

@@ -10,8 +10,8 @@ import xarray as xr
 
 from grid_models.solver.network import PreparedNetwork
 from grid_models.solver.qlimits import generator_q_mvar
-from grid_models.studies.contingency_study import ContingencyRun
 from grid_models.studies.evaluation import actual_generation_mw, branch_loading_percent
+from grid_models.studies.n1.analysis import ContingencyRun
 from grid_models.studies.power_flow import StageSolve
 
 __all__ = ["build_dataset"]
