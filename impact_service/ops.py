@@ -14,11 +14,11 @@ from sqlalchemy import select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impact_service.errors import ServiceUnavailable
+from impact_service.queue.client import queue_depth
 from impact_service.settings import Settings
 from impact_service.store.db import session_scope
 from impact_service.store.models import Study, StudyStatus
 from impact_service.store.repository import count_by_status
-from workers.client import queue_depth
 
 __all__ = ["install_metrics", "router"]
 

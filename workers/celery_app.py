@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from celery import Celery
 
+from impact_service.queue.limits import VISIBILITY_TIMEOUT_S
+from impact_service.queue.names import MERGE_STUDY, QUEUE_LIGHT, QUEUE_STUDIES, RUN_PART, RUN_STUDY, SWEEP
 from impact_service.settings import Settings, get_settings
-from workers.limits import VISIBILITY_TIMEOUT_S
-from workers.names import MERGE_STUDY, QUEUE_LIGHT, QUEUE_STUDIES, RUN_PART, RUN_STUDY, SWEEP
 
 __all__ = ["app", "make_celery"]
 

@@ -19,12 +19,12 @@ from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
 from grid_models.errors import PlanMismatchError
+from impact_service.queue.client import send_merge, send_run_part
 from impact_service.settings import Settings
 from impact_service.store import parts as part_repo
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
 from impact_service.store.models import StudyPart, StudyStatus, utcnow
-from workers.client import send_merge, send_run_part
 from workers.execution import Beat, ClaimLost, load_grid, store_result, study_errors, worker_name
 
 if TYPE_CHECKING:

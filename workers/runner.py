@@ -16,11 +16,11 @@ import logging
 import time
 from datetime import timedelta
 
+from impact_service.queue.client import send_run_study
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
 from impact_service.store.models import utcnow
-from workers.client import send_run_study
 from workers.execution import Beat, ClaimLost, catalog_grid, load_grid, store_result, study_errors, worker_name
 from workers.fanout import fan_out, sweep_fanouts
 

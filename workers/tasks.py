@@ -7,11 +7,11 @@ from typing import Any
 
 from celery import signals
 
+from impact_service.queue.names import MERGE_STUDY, RUN_PART, RUN_STUDY, SWEEP
 from impact_service.settings import get_settings
 from workers import fanout, runner
 from workers.celery_app import app
 from workers.execution import INFRASTRUCTURE_ERRORS
-from workers.names import MERGE_STUDY, RUN_PART, RUN_STUDY, SWEEP
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from grid_models.spec import StudySpec
 from impact_service.errors import Conflict, NotFound, UnprocessableEntity
 from impact_service.grids.service import grid_key, index_for, resolve_site
+from impact_service.queue.client import send_run_study
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
 from impact_service.store.models import TERMINAL, Study, StudyResultRow, StudyStatus
-from workers.client import send_run_study
 
 __all__ = ["cancel_study", "finished_result", "get_own_study", "study_report", "submit_study"]
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
-from impact_service.cli import _parser
+from impact_service.cli import build_parser
 
 DOCKER = Path(__file__).parents[2] / "docker"
 _VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
@@ -90,7 +90,7 @@ def test_services_wiring() -> None:
 
 def test_app_commands_are_gridimpact_commands_the_tests_also_run() -> None:
     services = _compose(_env())["services"]
-    parser = _parser()
+    parser = build_parser()
     subcommands = set()
     for name in ("migrate", "api", "worker", "beat"):
         command = services[name]["command"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from kombu import Connection
 
-from workers.client import send_merge, send_run_part, send_run_study
-from workers.limits import LARGEST_HARD_LIMIT_S, VISIBILITY_TIMEOUT_S, time_limits
-from workers.names import MERGE_STUDY, QUEUE_STUDIES, RUN_PART, RUN_STUDY
+from impact_service.queue.client import send_merge, send_run_part, send_run_study
+from impact_service.queue.limits import LARGEST_HARD_LIMIT_S, VISIBILITY_TIMEOUT_S, time_limits
+from impact_service.queue.names import MERGE_STUDY, QUEUE_STUDIES, RUN_PART, RUN_STUDY
 
 BROKER = "memory://"
 

@@ -8,8 +8,8 @@ from functools import cache
 
 from celery import Celery
 
-from workers.limits import time_limits
-from workers.names import MERGE_STUDY, QUEUE_STUDIES, RUN_PART, RUN_STUDY
+from impact_service.queue.limits import time_limits
+from impact_service.queue.names import MERGE_STUDY, QUEUE_STUDIES, RUN_PART, RUN_STUDY
 
 __all__ = ["producer", "queue_depth", "send_merge", "send_run_part", "send_run_study"]
 

@@ -1,0 +1,161 @@
+"""Commands that run the service: ``db``, ``keys``, ``api``, ``worker``, ``beat``, ``up`` and
+``demo``. Docker Compose and the integration tests run these same commands.
+
+``worker`` and ``beat`` hand the process over to Celery's own command line
+(``celery -A workers.celery_app ...``): the service package never imports the task code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+from impact_service.cli.console import Subcommands, console
+from impact_service.cli.remote import follow, print_final
+from impact_service.client import ApiClient, ApiError
+from impact_service.embedded import Stack, local_api_key
+from impact_service.redis_server import free_port
+from impact_service.settings import Settings, get_settings
+
+__all__ = ["add_stack_commands"]
+
+CELERY_APP = "workers.celery_app"  # the worker fleet's Celery application, by module name
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from impact_service.store.db import upgrade_schema
+
+    upgrade_schema(get_settings().database())
+    console.print("database at the latest schema")
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from impact_service.store import repository as repo
+    from impact_service.store.db import session_scope, upgrade_schema
+
+    settings = get_settings()
+    upgrade_schema(settings.database())
+    with session_scope(settings.database()) as session:
+        tenant = repo.ensure_tenant(session, name=args.tenant)
+        _, key = repo.create_api_key(session, tenant_id=tenant.id, label=args.label)
+    print(key)  # the only time the key is shown
+    return 0
+
+
+def _cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("impact_service.main:app", factory=True, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _celery(argv: list[str]) -> int:
+    """Replace this process with Celery's command line for the fleet's app (same pid: signals reach Celery)."""
+    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", CELERY_APP, *argv])
+    return 1  # pragma: no cover - execv does not return
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    argv = ["worker", "-Q", "studies,light", "-c", str(args.concurrency), "--pool", "prefork", "-n", f"{args.name}@%h"]
+    argv += ["--loglevel", "INFO"]
+    if args.beat:
+        argv += ["-B", "-s", str(get_settings().data_dir / f"beat-schedule-{args.name}")]
+    return _celery(argv)
+
+
+def _cmd_beat(args: argparse.Namespace) -> int:
+    return _celery(["beat", "-s", str(get_settings().data_dir / "beat-schedule"), "--loglevel", "INFO"])
+
+
+def _stack(settings: Settings, workers: int) -> Stack:
+    return Stack(settings=settings, workers=workers, log_dir=settings.data_dir / "logs")
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    settings = get_settings().model_copy(update={"port": args.port, "host": args.host})
+    stack = _stack(settings, args.workers)
+    stopping: list[int] = []
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start()
+        key = local_api_key(stack.settings)
+        console.print(
+            f"[green]gridimpact is up[/green]: API http://{settings.host}:{settings.port} (docs at /docs), "
+            f"{args.workers} worker(s), broker {stack.settings.broker()}, database {stack.settings.database()}"
+        )
+        console.print(
+            f"local API key: {key}\n  export IMPACT_API_URL=http://{settings.host}:{settings.port} IMPACT_API_KEY={key}"
+        )
+        console.print(f"logs in {settings.data_dir / 'logs'}; Ctrl-C stops everything")
+        while not stopping:
+            time.sleep(0.5)
+            stack._check_alive()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """The service path end to end: embedded stack, submit over HTTP, follow, print, stop."""
+
+    data_dir = Path(tempfile.mkdtemp(prefix="gridimpact-demo-"))  # a fresh database: the demo always computes
+    settings = get_settings().model_copy(update={"port": free_port(), "data_dir": data_dir, "database_url": None})
+    stack = _stack(settings, 2)  # two workers: a study large enough to fan out uses both
+    try:
+        anonymous = stack.start()
+        anonymous.close()
+        client = ApiClient(f"http://{settings.host}:{settings.port}", local_api_key(stack.settings))
+        console.print(
+            f"embedded stack up (API http://{settings.host}:{settings.port}, bundled Redis, SQLite); submitting {args.spec}"
+        )
+        study = client.submit(json.loads(args.spec.read_text()))
+        return print_final(client, follow(client, study["id"]), args.out)
+    except ApiError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def add_stack_commands(sub: Subcommands) -> None:
+    """Register the commands that run the service on the CLI's subparsers."""
+    sub.add_parser("db", help="migrate the database to the latest schema").set_defaults(handler=_cmd_db)
+    keys = sub.add_parser("keys", help="create an API key for a tenant (printed once)")
+    keys.add_argument("--tenant", required=True)
+    keys.add_argument("--label", default="")
+    keys.set_defaults(handler=_cmd_keys)
+    api = sub.add_parser("api", help="serve the HTTP API (uvicorn)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.set_defaults(handler=_cmd_api)
+    worker = sub.add_parser("worker", help="run a Celery worker of the fleet")
+    worker.add_argument("--concurrency", type=int, default=1)
+    worker.add_argument("--name", default="worker")
+    worker.add_argument("--beat", action="store_true", help="also schedule the sweeper (one per fleet)")
+    worker.set_defaults(handler=_cmd_worker)
+    sub.add_parser("beat", help="schedule the sweeper (one per fleet)").set_defaults(handler=_cmd_beat)
+    up = sub.add_parser("up", help="start the embedded stack: bundled Redis, SQLite, API and workers")
+    up.add_argument("--workers", type=int, default=1)
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.set_defaults(handler=_cmd_up)
+    demo = sub.add_parser("demo", help="start the embedded stack, run a study through the API, stop")
+    demo.add_argument("spec", type=Path)
+    demo.add_argument("--out", type=Path)
+    demo.set_defaults(handler=_cmd_demo)
