@@ -29,9 +29,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## unit: the fast tier only (skips the 25k/70k-bus checks)
+## unit: the fast tier (tests/unit): engine and worker logic on small grids and an in-memory SQLite; no
+## Redis, PostgreSQL, browser, CLI process or large grid (make test runs every tier)
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q tests/unit -m "not slow"
 
 ## bench: performance targets, timed against plain pandapower in the same run
 bench: $(STAMP)

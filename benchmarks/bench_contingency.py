@@ -127,7 +127,7 @@ def _plain_n1_s(grid: Grid, *, sample: int | None) -> tuple[float, int]:
     ppc.run_contingency(
         net,
         cases,
-        contingency_evaluation_function=lambda n, **k: pp.runpp(n, lightsim2grid=False, trafo_model="pi"),
+        contingency_evaluation_function=lambda n, **_: pp.runpp(n, lightsim2grid=False, trafo_model="pi"),
         raise_errors=True,
     )
     return time.perf_counter() - start, len(lines) + len(trafos)

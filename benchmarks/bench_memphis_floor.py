@@ -77,7 +77,8 @@ def _final_states(plan: StudyPlan, stage: StageSolve, table: OutageTable, rows: 
 
 def _run(plan: StudyPlan, stage: StageSolve) -> tuple[float, float, float, int]:
     options = contingency_options(plan.spec)
-    assert options is not None and plan.context is not None
+    assert options is not None
+    assert plan.context is not None
     options = options.model_copy(update={"threads": 1})
     solve = {"eligible": plan.context.eligible, "options": options, "settings": plan.settings}
     start = time.perf_counter()
@@ -112,7 +113,7 @@ def main() -> None:
     spec = StudySpec.model_validate(json.loads((ROOT / "examples" / "memphis_colossus.json").read_text()))
     grid = load_catalog_grid("activsg70k", cache_dir=Path(tempfile.mkdtemp(prefix="gridimpact-bench-")))
     start = time.perf_counter()
-    plan = plan_study(spec, grid, progress=lambda fraction, step: None)
+    plan = plan_study(spec, grid, progress=lambda _fraction, _step: None)
     plan_s = time.perf_counter() - start
     print(f"plan (stage solves, study area, N-0 and nose hosting search): {plan_s:.1f} s")
     print(f"{'run':28} {'engine s':>9} {'known limits s':>15} {'branch rows':>12} {'generators s':>13}")

@@ -177,7 +177,8 @@ def stage_load(stage: StageSpec, params: FacilityParameters, *, index: int) -> S
     if stage.mw is not None:
         p_mw = stage.mw
     else:
-        assert stage.gpus is not None and stage.gpu_model is not None  # guaranteed by the validator
+        assert stage.gpus is not None
+        assert stage.gpu_model is not None
         it_kw = stage.gpus * params.kw_per_gpu(stage.gpu_model) * (1.0 + params.network_storage_share)
         p_mw = it_kw * params.pue * params.utilization / 1000.0
     q_mvar = p_mw * math.tan(math.acos(params.power_factor))

@@ -34,6 +34,11 @@ class ApiClient:
         """Close the connection pool."""
         self._http.close()
 
+    @property
+    def http(self) -> httpx.Client:
+        """The underlying HTTP client (authenticated, on the base URL), for requests without a method here."""
+        return self._http
+
     def _check(self, response: httpx.Response) -> httpx.Response:
         if response.is_success:
             return response

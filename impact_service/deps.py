@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -27,11 +27,11 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
+def get_session(settings: SettingsDep) -> Iterator[Session]:
     """A session for the request; committed by the service functions that write.
 
-    Async so that FastAPI does not hop to its thread pool for it: the session's queries are short
-    (primary-key reads on the polling path) and the hop cost more than the query."""
+    Synchronous like SQLAlchemy's session: FastAPI runs it in its thread pool, so a slow database
+    (PostgreSQL across a network) never stalls the event loop and the other requests on it."""
     session = session_factory(settings.database())()
     try:
         yield session
@@ -61,7 +61,7 @@ def _tenant_for(session: Session, key: str) -> Tenant | None:
     return tenant
 
 
-async def get_tenant(
+def get_tenant(
     session: SessionDep,
     x_api_key: Annotated[str | None, Header(description="API key")] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,

@@ -99,13 +99,13 @@ class Stack:
         client = ApiClient(f"http://{self.settings.host}:{self.settings.port}", None)
         deadline = time.monotonic() + wait_ready_s
         while not client.ready():
-            self._check_alive()
+            self.check_alive()
             if time.monotonic() > deadline:
                 raise RuntimeError("the API did not become ready; see the logs")
             time.sleep(0.2)
         return client
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {process.returncode}")

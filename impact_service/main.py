@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib.metadata import version as package_version
 
 from fastapi import FastAPI
 
@@ -30,7 +31,7 @@ with `{"error": {"code", "message", "details"}}`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API; ``settings`` default to the process settings (``IMPACT_*`` variables)."""
     settings = settings or get_settings()
-    application = FastAPI(title="gridimpact", version="1.0.0", description=DESCRIPTION)
+    application = FastAPI(title="gridimpact", version=package_version("gridimpact"), description=DESCRIPTION)
     application.state.settings = settings
     install_error_handlers(application)
     install_metrics(application, settings)

@@ -40,11 +40,11 @@ def readyz(request: Request) -> dict[str, str]:
     try:
         with session_scope(settings.database()) as session:
             session.execute(text("SELECT 1"))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure (each driver raises its own) means not ready
         raise ServiceUnavailable(f"database unreachable: {type(exc).__name__}", code="database_unavailable") from None
     try:
         queue_depth(settings.broker())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure (each transport raises its own) means not ready
         raise ServiceUnavailable(f"broker unreachable: {type(exc).__name__}", code="broker_unavailable") from None
     return {"status": "ready"}
 
@@ -63,15 +63,15 @@ class _StoreCollector:
                 counts = count_by_status(session)
                 rows = session.execute(
                     select(Study.started_at, Study.finished_at)
-                    .where(Study.status == StudyStatus.SUCCEEDED.value, Study.started_at.is_not(None))
+                    .where(Study.status == StudyStatus.SUCCEEDED, Study.started_at.is_not(None))
                     .order_by(Study.finished_at.desc())
                     .limit(10_000)
                 ).all()
-        except Exception as exc:  # metrics must not fail because the database is down
+        except Exception as exc:  # noqa: BLE001 - metrics must not fail because the database is down
             logger.warning("metrics_store_unavailable error=%s", exc)
             return
         for status in StudyStatus:
-            by_status.add_metric([status.value], counts.get(status.value, 0))
+            by_status.add_metric([status.value], counts.get(status, 0))
         yield by_status
         seconds = [(finished - started).total_seconds() for started, finished in rows if finished and started]
         buckets = [(str(b), sum(1 for s in seconds if s <= b)) for b in _DURATION_BUCKETS] + [("+Inf", len(seconds))]
@@ -81,7 +81,7 @@ class _StoreCollector:
             yield GaugeMetricFamily(
                 "gridimpact_queue_depth", "study messages waiting in the broker", value=queue_depth(self.settings.broker())
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - metrics must not fail because the broker is down
             logger.warning("metrics_broker_unavailable error=%s", exc)
 
 

@@ -25,7 +25,7 @@ from impact_service.settings import Settings
 from impact_service.store import parts as part_repo
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
-from impact_service.store.models import StudyStatus
+from impact_service.store.models import ClaimState, StudyStatus
 
 if TYPE_CHECKING:
     from grid_models.grid import Grid
@@ -75,7 +75,7 @@ class Beat:
 
     def __init__(self, settings: Settings, study_id: str, token: str, *, part: tuple[str, str] | None = None) -> None:
         self.settings, self.study_id, self.token, self.part = settings, study_id, token, part
-        self.state = "ok"
+        self.state = ClaimState.OK
         self._stop = threading.Event()
         self._last_write = 0.0
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{study_id}", daemon=True)
@@ -94,21 +94,21 @@ class Beat:
             with session_scope(self.settings.database()) as session:
                 state = repo.heartbeat(session, study_id=self.study_id, token=self.token, fraction=fraction, step=step)
                 if self.part is not None and not part_repo.part_heartbeat(session, part_id=self.part[0], token=self.part[1]):
-                    state = "lost"
-            if state != "ok":
+                    state = ClaimState.LOST
+            if state is not ClaimState.OK:
                 self.state = state
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed beat is logged; the next one may get through
             logger.warning("heartbeat_failed study_id=%s error=%s", self.study_id, exc)
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_s):
             self.write()
 
-    def check(self, fraction: float = 0.0, step: str = "") -> None:
+    def check(self, _fraction: float = 0.0, _step: str = "") -> None:
         """Progress callback that writes nothing: stop when asked to."""
-        if self.state == "cancel":
+        if self.state is ClaimState.CANCEL:
             raise StudyCanceled("canceled by the user")
-        if self.state == "lost":
+        if self.state is ClaimState.LOST:
             raise ClaimLost("this worker lost its claim (the study or part was requeued, or has finished)")
 
     def progress(self, fraction: float, step: str) -> None:

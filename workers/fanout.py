@@ -74,7 +74,7 @@ def fan_out(settings: Settings, *, study_id: str, token: str, plan: StudyPlan) -
     try:
         for part_id in ids:
             send_run_part(settings.broker(), part_id, buses=buses)
-    except Exception as exc:  # the parts are stored: the sweeper sends them again once the broker is back
+    except Exception as exc:  # noqa: BLE001 - the parts are stored: the sweeper sends them again once the broker is back
         logger.warning("part_send_failed study_id=%s error=%s", study_id, exc)
     logger.info("study_fanned_out study_id=%s parts=%d", study_id, len(ids))
     return True
@@ -123,7 +123,7 @@ def _cancel_if_requested(settings: Settings, part_id: str) -> None:
     with session_scope(settings.database()) as session:
         part = session.get(StudyPart, part_id)
         study = repo.get_study(session, study_id=part.study_id) if part is not None else None
-        if study is not None and study.status == StudyStatus.RUNNING.value and study.cancel_requested:
+        if study is not None and study.status == StudyStatus.RUNNING and study.cancel_requested:
             repo.fail_study(
                 session, study_id=study.id, code="study_canceled", message="canceled by the user", status=StudyStatus.CANCELED
             )
@@ -184,7 +184,7 @@ def merge_job(study_id: str, *, settings: Settings) -> None:
 
     with session_scope(settings.database()) as session:
         study = repo.get_study(session, study_id=study_id)
-        if study is None or study.status != StudyStatus.RUNNING.value or study.parts_total is None or study.claim_token is None:
+        if study is None or study.status != StudyStatus.RUNNING or study.parts_total is None or study.claim_token is None:
             logger.info("merge_not_needed study_id=%s", study_id)
             return
         token, started_at = study.claim_token, (study.started_at or utcnow()).replace(tzinfo=UTC)
@@ -220,7 +220,7 @@ def sweep_fanouts(settings: Settings) -> dict[str, int]:
                 message = f"the workers solving part {part.number} of this study died {part.attempts} times"
                 counts["failed"] += repo.fail_study(session, study_id=part.study_id, code="worker_lost", message=message)
             else:
-                part_repo.requeue_part(session, part=part)
+                part_repo.requeue_part(part=part)
                 parts.append((part.id, part.study_id))
                 counts["parts_requeued"] += 1
         for part in part_repo.waiting_parts(session, queued_before=quiet):

@@ -81,7 +81,7 @@ def sweep(settings: Settings) -> dict[str, int]:
                 repo.fail_study(session, study_id=study.id, code="worker_lost", message=message)
                 counts["failed"] += 1
             else:
-                repo.requeue(session, study=study, reason=f"worker {study.worker} stopped")
+                repo.requeue(study=study, reason=f"worker {study.worker} stopped")
                 resend.append((study.id, repo.grid_bus_count(session, key=study.grid_key)))
                 counts["requeued"] += 1
         for study in repo.queued_before(session, queued_before=now - timedelta(seconds=settings.requeue_after_s)):
@@ -90,7 +90,8 @@ def sweep(settings: Settings) -> dict[str, int]:
             counts["resent"] += 1
     for study_id, buses in resend:
         send_run_study(settings.broker(), study_id, buses=buses)
-    counts |= sweep_fanouts(settings)
+    for key, value in sweep_fanouts(settings).items():  # both count "failed": add, do not overwrite
+        counts[key] = counts.get(key, 0) + value
     if any(counts.values()):
         logger.info("sweep %s", counts)
     return counts
@@ -108,6 +109,6 @@ def warm_up(settings: Settings) -> None:
             {"grid": {"catalog": "activsg200"}, "site": {"bus": int(grid.net.bus.index[0])}, "stages": [{"mw": 1}]}
         )
         run_study(spec, grid)
-    except Exception as exc:  # warm-up must never stop a worker from starting
+    except Exception as exc:  # noqa: BLE001 - warm-up must never stop a worker from starting
         logger.warning("warm_up_failed error=%s", exc)
     logger.info("worker_warm duration_s=%.2f", time.perf_counter() - started)

@@ -1,9 +1,8 @@
 """On-disk cache of parsed MATPOWER cases.
 
-Parsing the 19 MB activsg70k text takes about 1.5 s; reading the same arrays back from a
-``.npz`` file takes a few tens of milliseconds, and converting them to a pandapower net about
-0.3 s. The cache stores the parsed tables only (numbers and strings, no pickled objects), keyed by
-the source file's SHA-256 and by the parser and converter versions, so a change to either
+Parsing a large MATPOWER text (activsg70k is 19 MB) costs far more than reading the same arrays
+back from a ``.npz`` file. The cache stores the parsed tables only (numbers and strings, no
+pickled objects), keyed by the source file's SHA-256 and by the parser and converter versions, so a change to either
 invalidates old entries. Writes go to a temporary file that is renamed into place, so a crash
 never leaves a truncated entry behind.
 """

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from grid_models.results.environment import GridSupplyResult, GridSupplyStage, MethodEmissions, OnsiteResult, Pollutant
-from grid_models.results.study import Finding, Severity
+from grid_models.results.kinds import FindingCategory, Severity
+from grid_models.results.study import Finding
 from grid_models.results.text import mw_text
 
 __all__ = ["comparison_findings", "grid_supply_findings"]
@@ -20,7 +21,7 @@ def _emission_finding(result: GridSupplyResult, stage: GridSupplyStage) -> Findi
     marginal = main.marginal_lb_per_mwh[Pollutant.CO2]
     return Finding(
         severity=Severity.INFO,
-        category="emissions",
+        category=FindingCategory.EMISSIONS,
         stage_index=stage.stage_index,
         stage=stage.stage,
         what=f"{stage.stage}, {mw_text(stage.facility_p_mw)}: grid supply adds CO2 {tons[Pollutant.CO2]:,.0f} t/yr, "
@@ -50,7 +51,7 @@ def _water_finding(stage: GridSupplyStage) -> Finding:
     low, high = water.onsite_range_gal_per_day
     return Finding(
         severity=Severity.INFO,
-        category="water",
+        category=FindingCategory.WATER,
         stage_index=stage.stage_index,
         stage=stage.stage,
         what=f"{stage.stage}, {mw_text(stage.facility_p_mw)}: on-site water about {water.onsite_gal_per_day:,.0f} gal/day "
@@ -78,7 +79,7 @@ def comparison_findings(grid: GridSupplyResult | None, onsite: OnsiteResult | No
         findings.append(
             Finding(
                 severity=Severity.INFO,
-                category="emissions",
+                category=FindingCategory.EMISSIONS,
                 stage_index=group.from_stage,
                 what=f"{group.label}: {nox:.2f} lb NOx and {co2:,.0f} lb CO2 per MWh, against the grid's marginal "
                 f"{main.marginal_lb_per_mwh[Pollutant.NOX]:.2f} lb NOx and {main.marginal_lb_per_mwh[Pollutant.CO2]:,.0f} lb CO2 "

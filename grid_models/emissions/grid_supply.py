@@ -47,7 +47,7 @@ FloatArray = npt.NDArray[np.float64]
 HOURS_PER_YEAR = 8760.0
 _MOVED_MW = 0.01
 _LISTED_UNITS = 40
-_DEFAULT_SUBREGION = {"activsg2000": EgridSubregion.ERCT}  # Texas grid -> ERCOT (the default for Texas)
+_DEFAULT_SUBREGION = {"activsg2000": EgridSubregion.ERCT}  # the Texas grid -> ERCOT (ERCT)
 
 
 def default_subregion(grid_id: str) -> EgridSubregion:

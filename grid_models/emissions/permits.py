@@ -20,7 +20,8 @@ from grid_models.results.environment import (
     Pollutant,
     ScreeningCheck,
 )
-from grid_models.results.study import Finding, Severity
+from grid_models.results.kinds import FindingCategory, Severity
+from grid_models.results.study import Finding
 from grid_models.spec.environment import OnsiteGeneration
 
 __all__ = ["onsite_findings", "screen_onsite"]
@@ -160,7 +161,7 @@ def _trigger_findings(result: OnsiteResult) -> list[Finding]:
             findings.append(
                 Finding(
                     severity=Severity.WARNING,
-                    category="air_permit",
+                    category=FindingCategory.AIR_PERMIT,
                     stage_index=stage.stage_index,
                     stage=stage.stage,
                     what=f"{units}: {rule} by potential to emit: {listed} ({DISCLAIMER})",
@@ -188,7 +189,7 @@ def _nsps_finding(group: OnsiteGroupResult) -> Finding:
         )
     return Finding(
         severity=severity,
-        category="air_permit",
+        category=FindingCategory.AIR_PERMIT,
         stage_index=group.from_stage,
         what=f"{what} ({DISCLAIMER})",
         where="on-site generation",
@@ -213,7 +214,7 @@ def onsite_findings(result: OnsiteResult) -> list[Finding]:
         findings.append(
             Finding(
                 severity=Severity.INFO,
-                category="air_permit",
+                category=FindingCategory.AIR_PERMIT,
                 stage_index=last.stage_index,
                 stage=last.stage,
                 what=f"{last.stage}: {last.units} on-site turbines ({last.total_mw:,.0f} MW) could emit {amounts} "

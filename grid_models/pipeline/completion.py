@@ -89,7 +89,7 @@ def _analyses(plan: StudyPlan, outages: Outages, progress: ProgressCallback) -> 
             criteria=spec.criteria,
         )
         extra.findings.extend(contingency_findings(extra.contingency.result))
-    hosting = hosting_plan(plan, progress=lambda fraction, step: progress(budget.COMPLETION, step))
+    hosting = hosting_plan(plan, progress=lambda _fraction, step: progress(budget.COMPLETION, step))
     if hosting is not None:
         progress(budget.HOSTING, "hosting capacity")
         extra.hosting = hosting_result(hosting, outages.n1_parts if plan.hosting_n1 else None)

@@ -71,7 +71,7 @@ def _variables(
             stack([branch_loading_percent(prepared, s) for s in sols]),
             {"long_name": "max end apparent power / normal rating", "units": "%"},
         ),
-        "gen_p_mw": (("stage", "gen"), stack([actual_generation_mw(prepared, s) for s in solves]), {"units": "MW"}),
+        "gen_p_mw": (("stage", "gen"), stack([actual_generation_mw(s) for s in solves]), {"units": "MW"}),
         "gen_q_mvar": (
             ("stage", "gen"),
             stack([generator_q_mvar(prepared, s.solution, s.q_state) for s in solves]),

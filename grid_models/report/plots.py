@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 
 from grid_models.factors import factor
 from grid_models.results.environment import Pollutant
+from grid_models.results.kinds import ViolationKind, ViolationStatus
 from grid_models.results.study import StudyResult
 
 __all__ = ["figures"]
@@ -84,7 +85,12 @@ def _hosting(result: StudyResult) -> str | None:
 def _n1(result: StudyResult) -> str | None:
     n1 = result.contingency
     stages = n1.stages if n1 else []
-    violations = [(s.label, v) for s in stages for v in s.violations if v.kind == "thermal" and v.status != "marginal"]
+    violations = [
+        (s.label, v)
+        for s in stages
+        for v in s.violations
+        if v.kind is ViolationKind.THERMAL and v.status is not ViolationStatus.MARGINAL
+    ]
     if not violations:
         return None
     top = sorted(violations, key=lambda item: -item[1].value)[:12]

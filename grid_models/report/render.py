@@ -12,7 +12,8 @@ from jinja2 import Environment, Template, select_autoescape
 
 from grid_models.factors import TABLES, table
 from grid_models.report.plots import figures
-from grid_models.results.study import Severity, StudyResult
+from grid_models.results.kinds import Severity
+from grid_models.results.study import StudyResult
 from grid_models.results.text import stage_title
 from grid_models.studies.n1.analysis import first_n1_failure
 from grid_models.studies.power_flow_findings import first_failing_stage

@@ -31,6 +31,7 @@ from grid_models.results.environment import (
     UnitIncrement,
     WaterStage,
 )
+from grid_models.results.kinds import BindingKind, FindingCategory, Severity, ViolationKind, ViolationStatus
 from grid_models.results.study import (
     RESULT_SCHEMA_VERSION,
     BranchChange,
@@ -43,16 +44,15 @@ from grid_models.results.study import (
     GridInfo,
     PoiInfo,
     Provenance,
-    Severity,
     StageResult,
     StudyResult,
-    ViolationStatus,
     without_timings,
 )
 from grid_models.results.text import mw_text, named, poi_bus, poi_text, stage_title
 
 __all__ = [
     "RESULT_SCHEMA_VERSION",
+    "BindingKind",
     "BranchChange",
     "BranchViolation",
     "BusViolation",
@@ -66,6 +66,7 @@ __all__ = [
     "ExecutionMode",
     "ExecutionRecord",
     "Finding",
+    "FindingCategory",
     "FuelDispatch",
     "GridInfo",
     "GridSupplyResult",
@@ -89,6 +90,7 @@ __all__ = [
     "StudyAreaInfo",
     "StudyResult",
     "UnitIncrement",
+    "ViolationKind",
     "ViolationStatus",
     "WaterStage",
     "mw_text",

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from grid_models.results.kinds import BindingKind, ViolationKind, ViolationStatus
+
 __all__ = [
     "ContingencyAnalysisResult",
     "ContingencyEvent",
@@ -39,13 +41,13 @@ class ContingencyViolation(BaseModel):
     outage_name: str
     monitored: str = Field(description="'bus 1001', 'line 7' or 'trafo 2'")
     monitored_name: str
-    kind: str = Field(description="thermal, low_voltage or high_voltage")
+    kind: ViolationKind
     value: float
     limit: float
     unit: str
     pre_contingency_value: float | None = Field(None, description="same element, same stage, no outage")
     base_value: float | None = Field(None, description="same element, same outage, without the facility")
-    status: str = Field(description="new, worsened, marginal (see StageResult statuses)")
+    status: ViolationStatus = Field(description="new, worsened or marginal (pre-existing ones are counted, not listed)")
 
 
 class ContingencyEvent(BaseModel):
@@ -125,7 +127,7 @@ class HostingLimit(BaseModel):
     found_limit: bool = Field(description="False when the search reached max_mw without failing")
     binding_element: str | None = None
     binding_element_name: str | None = None
-    binding_kind: str | None = None
+    binding_kind: BindingKind | None = None
     binding_outage: str | None = None
     binding_value: float | None = None
     limit_value: float | None = None

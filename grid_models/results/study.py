@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from grid_models.facility import GpuModel
 from grid_models.results.analyses import ContingencyAnalysisResult, HostingCapacityResult, LoadLossResult
 from grid_models.results.environment import EnvironmentalResult
+from grid_models.results.kinds import FindingCategory, Severity, ViolationStatus
 from grid_models.spec.study import StudySpec
 
 if TYPE_CHECKING:
@@ -28,39 +29,19 @@ __all__ = [
     "GridInfo",
     "PoiInfo",
     "Provenance",
-    "Severity",
     "StageResult",
     "StudyResult",
-    "ViolationStatus",
     "without_timings",
 ]
 
 RESULT_SCHEMA_VERSION = 1
 
 
-class Severity(StrEnum):
-    """How much a finding matters, most severe first."""
-
-    CRITICAL = "critical"  # the grid cannot serve the stage (no power-flow solution)
-    VIOLATION = "violation"  # a planning criterion is violated because of the facility
-    WARNING = "warning"  # pre-existing problems, numerical caveats, dispatch shortfalls
-    INFO = "info"  # context: what the stage did
-
-
-class ViolationStatus(StrEnum):
-    """A violation compared with the no-facility base case."""
-
-    NEW = "new"  # not violated without the facility, and the facility moved it by at least the attribution threshold
-    WORSENED = "worsened"  # violated without the facility, and the facility made it worse by at least the threshold
-    MARGINAL = "marginal"  # newly beyond the limit, but the facility moved it by less than the threshold
-    PRE_EXISTING = "pre-existing"
-
-
 class Finding(BaseModel):
     """A plain-language statement about the study."""
 
     severity: Severity
-    category: str = Field(description="voltage, thermal, convergence, dispatch, reactive, summary")
+    category: FindingCategory
     stage_index: int | None = Field(None, description="0 = base case, 1.. = growth stages, None = whole study")
     stage: str | None = None
     what: str
@@ -163,7 +144,7 @@ class StageResult(BaseModel):
     def new_violations(self) -> int:
         """Violations that are new or worse than in the base case."""
         checks: list[BusViolation | BranchViolation] = [*self.voltage_violations, *self.thermal_violations]
-        return sum(1 for v in checks if v.status in (ViolationStatus.NEW, ViolationStatus.WORSENED))
+        return sum(1 for v in checks if v.status.attributable)
 
     @property
     def marginal_violations(self) -> int:

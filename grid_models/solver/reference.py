@@ -123,5 +123,11 @@ class PandapowerBackend:
             q_from_mvar=np.concatenate([res_line.q_from_mvar, res_trafo.q_hv_mvar]),
             p_to_mw=np.concatenate([res_line.p_to_mw, res_trafo.p_lv_mw]),
             q_to_mvar=np.concatenate([res_line.q_to_mvar, res_trafo.q_lv_mvar]),
-            iterations=int(net._ppc["iterations"]) if net._ppc is not None and "iterations" in net._ppc else 0,
+            iterations=_iterations(net),
         )
+
+
+def _iterations(net: pp.pandapowerNet) -> int:
+    """Newton iterations of pandapower's last solve (it records them only in its internal case)."""
+    ppc = net._ppc  # noqa: SLF001 - pandapower keeps the solved internal case only here
+    return int(ppc["iterations"]) if ppc is not None and "iterations" in ppc else 0

@@ -28,6 +28,15 @@ __all__ = [
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/Infinity parse in JSON
 
 
+def known_factors(value: dict[str, float]) -> dict[str, float]:
+    """``factor_overrides`` as given, when every key names a row of the factor tables."""
+    try:
+        FactorSet(value)
+    except KeyError as exc:
+        raise ValueError(str(exc).strip('"')) from None
+    return value
+
+
 class EgridSubregion(StrEnum):
     """eGRID subregions with rates in the factor table."""
 
@@ -92,11 +101,7 @@ class EmissionsOptions(BaseModel):
     @field_validator("factor_overrides")
     @classmethod
     def _known_factors(cls, value: dict[str, float]) -> dict[str, float]:
-        try:
-            FactorSet(value)
-        except KeyError as exc:
-            raise ValueError(str(exc).strip('"')) from None
-        return value
+        return known_factors(value)
 
 
 class NoxControl(StrEnum):
@@ -165,4 +170,4 @@ class OnsiteGeneration(BaseModel):
     @field_validator("factor_overrides")
     @classmethod
     def _known_factors(cls, value: dict[str, float]) -> dict[str, float]:
-        return EmissionsOptions._known_factors(value)
+        return known_factors(value)

@@ -1,8 +1,8 @@
 """The study request: one pydantic model with a JSON schema.
 
 A study = grid model + site (point of interconnection) + growth stages + facility parameters +
-dispatch rule + analyses + criteria + solver options. Later analyses plug into
-:class:`AnalysesSpec` as optional sections.
+dispatch rule + analyses + criteria + solver options; each optional analysis is a section of
+:class:`AnalysesSpec` that runs when present.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grid_models.results.study import BranchChange, BranchViolation, BusViolation, FuelDispatch, StageResult, ViolationStatus
+from grid_models.results.kinds import ViolationStatus
+from grid_models.results.study import BranchChange, BranchViolation, BusViolation, FuelDispatch, StageResult
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.types import FloatArray, RawSolution
 from grid_models.spec.study import Criteria
@@ -39,7 +40,7 @@ def monitored_buses(prepared: PreparedNetwork, criteria: Criteria) -> BoolArray:
     return np.asarray(in_service & (prepared.bus_vn_kv >= criteria.monitored_min_kv), dtype=np.bool_)
 
 
-def actual_generation_mw(prepared: PreparedNetwork, stage: StageSolve) -> FloatArray:
+def actual_generation_mw(stage: StageSolve) -> FloatArray:
     """Active output per generator: the schedule, with the slack unit at its solved output."""
     if stage.solution.converged:
         return stage.solution.gen_p_mw.copy()
@@ -215,7 +216,7 @@ def _fill_solved(
     loading = branch_loading_percent(prepared, sol)
     base_loading = branch_loading_percent(prepared, base_sol)
     flow = branch_flow_mva(sol)
-    delta_p = actual_generation_mw(prepared, stage) - actual_generation_mw(prepared, base)
+    delta_p = actual_generation_mw(stage) - actual_generation_mw(base)
     low, low_bus, high, high_bus = _extremes(vm, prepared.bus_ids, monitored_buses(prepared, criteria))
     worst = int(np.nanargmax(np.nan_to_num(loading, nan=-1.0)))
     return result.model_copy(

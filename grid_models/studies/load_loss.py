@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from grid_models.results.analyses import LoadLossResult, LoadLossStageResult
-from grid_models.results.study import Finding, Severity
+from grid_models.results.kinds import FindingCategory, Severity
+from grid_models.results.study import Finding
 from grid_models.results.text import stage_title
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.qlimits import solve_with_q_limits
@@ -121,7 +122,7 @@ def load_loss_findings(result: LoadLossResult) -> list[Finding]:
             found.append(
                 Finding(
                     severity=Severity.CRITICAL,
-                    category="load_loss",
+                    category=FindingCategory.LOAD_LOSS,
                     stage_index=stage.stage_index,
                     stage=stage.label,
                     what=f"{name}: after a sudden trip of the whole facility the grid has no AC solution",
@@ -137,7 +138,7 @@ def load_loss_findings(result: LoadLossResult) -> list[Finding]:
         found.append(
             Finding(
                 severity=Severity.VIOLATION if problems else (Severity.WARNING if context else Severity.INFO),
-                category="load_loss",
+                category=FindingCategory.LOAD_LOSS,
                 stage_index=stage.stage_index,
                 stage=stage.label,
                 what=f"{name}: if the whole facility trips at once, the highest voltage is {stage.max_vm_pu:.3f} pu at bus "

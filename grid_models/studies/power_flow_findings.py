@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from grid_models.results.study import BranchViolation, BusViolation, Finding, PoiInfo, Severity, StageResult, ViolationStatus
+from grid_models.results.kinds import FindingCategory, Severity, ViolationStatus
+from grid_models.results.study import BranchViolation, BusViolation, Finding, PoiInfo, StageResult
 from grid_models.results.text import mw_text, named, poi_bus, poi_text, stage_title
 from grid_models.spec.study import Criteria
 
@@ -27,7 +28,7 @@ def _bus_finding(stage: StageResult, violation: BusViolation, criteria: Criteria
     base = f" (base case {violation.base_vm_pu:.4f} pu)" if violation.base_vm_pu is not None else ""
     return Finding(
         severity=Severity.VIOLATION,
-        category="voltage",
+        category=FindingCategory.VOLTAGE,
         stage_index=stage.index,
         stage=stage.label,
         what=f"{_stage_name(stage)}: {'under' if low else 'over'}voltage {violation.vm_pu:.4f} pu "
@@ -47,7 +48,7 @@ def _branch_finding(stage: StageResult, violation: BranchViolation) -> Finding:
     base = f" (base case {violation.base_loading_percent:.1f} %)" if violation.base_loading_percent is not None else ""
     return Finding(
         severity=Severity.VIOLATION,
-        category="thermal",
+        category=FindingCategory.THERMAL,
         stage_index=stage.index,
         stage=stage.label,
         what=f"{_stage_name(stage)}: {violation.element_type} loaded {violation.loading_percent:.1f} % of its "
@@ -74,7 +75,7 @@ def _violation_findings(stage: StageResult, criteria: Criteria) -> list[Finding]
         found.append(
             Finding(
                 severity=Severity.VIOLATION,
-                category="summary",
+                category=FindingCategory.SUMMARY,
                 stage_index=stage.index,
                 stage=stage.label,
                 what=f"{_stage_name(stage)}: {extra} more violations, listed in the stage's tables",
@@ -88,7 +89,7 @@ def _stage_summary(stage: StageResult, poi: PoiInfo) -> Finding:
     worst = f"{stage.max_loading_percent:.1f} % on {stage.max_loading_branch}" if stage.max_loading_percent is not None else "n/a"
     return Finding(
         severity=Severity.INFO,
-        category="summary",
+        category=FindingCategory.SUMMARY,
         stage_index=stage.index,
         stage=stage.label,
         what=f"{_stage_name(stage)} at {poi_bus(poi)}: {stage.new_violations} new or worsened "
@@ -105,7 +106,7 @@ def _stage_summary(stage: StageResult, poi: PoiInfo) -> Finding:
 def _not_converged(stage: StageResult, poi: PoiInfo) -> Finding:
     return Finding(
         severity=Severity.CRITICAL,
-        category="convergence",
+        category=FindingCategory.CONVERGENCE,
         stage_index=stage.index,
         stage=stage.label,
         what=f"{_stage_name(stage)}: the AC power flow has no solution with this demand at the POI; the grid "
@@ -125,7 +126,7 @@ def _marginal(stage: StageResult, criteria: Criteria) -> list[Finding]:
     return [
         Finding(
             severity=Severity.WARNING,
-            category="summary",
+            category=FindingCategory.SUMMARY,
             stage_index=stage.index,
             stage=stage.label,
             what=f"{_stage_name(stage)}: {stage.marginal_violations} elements are now just beyond a limit although the "
@@ -141,7 +142,7 @@ def _numerics(stage: StageResult) -> list[Finding]:
         found.append(
             Finding(
                 severity=Severity.WARNING,
-                category="dispatch",
+                category=FindingCategory.DISPATCH,
                 stage_index=stage.index,
                 stage=stage.label,
                 what=f"{_stage_name(stage)}: dispatchable generators have no headroom left for "
@@ -154,7 +155,7 @@ def _numerics(stage: StageResult) -> list[Finding]:
         found.append(
             Finding(
                 severity=Severity.WARNING,
-                category="reactive",
+                category=FindingCategory.REACTIVE,
                 stage_index=stage.index,
                 stage=stage.label,
                 what=f"{_stage_name(stage)}: the set of generators at a reactive limit did not settle; voltages near "
@@ -169,7 +170,7 @@ def _base_findings(base: StageResult) -> list[Finding]:
         return [
             Finding(
                 severity=Severity.CRITICAL,
-                category="convergence",
+                category=FindingCategory.CONVERGENCE,
                 stage_index=0,
                 stage=base.label,
                 what="the grid without the facility has no AC power-flow solution; check the grid data "
@@ -181,7 +182,7 @@ def _base_findings(base: StageResult) -> list[Finding]:
     return [
         Finding(
             severity=Severity.WARNING,
-            category="summary",
+            category=FindingCategory.SUMMARY,
             stage_index=0,
             stage=base.label,
             what=f"before the facility connects the grid already has {len(base.voltage_violations)} bus voltage "
@@ -202,7 +203,7 @@ def _first_break(stages: list[StageResult], poi: PoiInfo) -> Finding:
         largest = max(stage.facility_p_mw for stage in stages)  # stages need not grow
         return Finding(
             severity=Severity.INFO,
-            category="summary",
+            category=FindingCategory.SUMMARY,
             what=f"all {len(stages)} stages up to {mw_text(largest)} at {poi_bus(poi)} "
             "meet the N-0 criteria (contingencies are not part of this check)",
             element_type="bus",
@@ -213,7 +214,7 @@ def _first_break(stages: list[StageResult], poi: PoiInfo) -> Finding:
     )
     return Finding(
         severity=Severity.CRITICAL if not broken.converged else Severity.VIOLATION,
-        category="summary",
+        category=FindingCategory.SUMMARY,
         stage_index=broken.index,
         stage=broken.label,
         what=f"the grid first fails at {_stage_name(broken)}: it {reason}",

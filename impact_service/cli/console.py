@@ -19,6 +19,6 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 # what ``ArgumentParser.add_subparsers`` returns (argparse names this public type privately): each
 # command module registers its commands on it
 if TYPE_CHECKING:
-    Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
 else:
-    Subcommands = argparse._SubParsersAction
+    Subcommands = argparse._SubParsersAction  # noqa: SLF001

@@ -87,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_grids(args: argparse.Namespace) -> int:
+def _cmd_grids(_args: argparse.Namespace) -> int:
     from grid_models.catalog.registry import CITATION, list_catalog
 
     table = Table(title="Reference grids (ACTIVSg synthetic US grids)")
@@ -147,7 +147,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_schema(args: argparse.Namespace) -> int:
+def _cmd_schema(_args: argparse.Namespace) -> int:
     from grid_models.spec import StudySpec
 
     print(json.dumps(StudySpec.model_json_schema(), indent=2))

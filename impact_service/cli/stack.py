@@ -30,7 +30,7 @@ __all__ = ["add_stack_commands"]
 CELERY_APP = "workers.celery_app"  # the worker fleet's Celery application, by module name
 
 
-def _cmd_db(args: argparse.Namespace) -> int:
+def _cmd_db(_args: argparse.Namespace) -> int:
     from impact_service.store.db import upgrade_schema
 
     upgrade_schema(get_settings().database())
@@ -72,7 +72,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return _celery(argv)
 
 
-def _cmd_beat(args: argparse.Namespace) -> int:
+def _cmd_beat(_args: argparse.Namespace) -> int:
     return _celery(["beat", "-s", str(get_settings().data_dir / "beat-schedule"), "--loglevel", "INFO"])
 
 
@@ -102,7 +102,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         console.print(f"logs in {settings.data_dir / 'logs'}; Ctrl-C stops everything")
         while not stopping:
             time.sleep(0.5)
-            stack._check_alive()
+            stack.check_alive()
     except KeyboardInterrupt:
         pass
     finally:

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1/factors", tags=["factors"], responses=ERROR_RESPO
 
 
 @router.get("", response_model=FactorTables)
-def factors(tenant: TenantDep) -> FactorTables:
+def factors(_tenant: TenantDep) -> FactorTables:
     """The factor tables (value, unit, source, year, mark of every row)."""
     rows = {
         name: [

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "TERMINAL",
     "ApiKey",
     "Base",
+    "ClaimState",
     "GridIndex",
     "GridUpload",
     "PartStatus",
@@ -21,6 +22,7 @@ __all__ = [
     "StudyResultRow",
     "StudyStatus",
     "Tenant",
+    "status_column",
     "utcnow",
 ]
 
@@ -47,9 +49,32 @@ class PartStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
+    CANCELED = "canceled"  # its study was canceled (or failed) before the part was solved
+
+
+class ClaimState(StrEnum):
+    """What a worker's heartbeat learns about the study (or part) it holds."""
+
+    OK = "ok"  # keep going
+    CANCEL = "cancel"  # the user asked to cancel: stop at the next checkpoint
+    LOST = "lost"  # the claim is gone (requeued, or finished elsewhere): stop without writing
 
 
 TERMINAL = (StudyStatus.SUCCEEDED, StudyStatus.PARTIALLY_SUCCEEDED, StudyStatus.FAILED, StudyStatus.CANCELED)
+
+
+def status_column(kind: type[StrEnum], *, name: str) -> Enum:
+    """A status column: the enum's values as text with a CHECK constraint (portable between SQLite
+    and PostgreSQL; migrations 0004 and later use the same definition)."""
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 class Base(DeclarativeBase):
@@ -126,7 +151,9 @@ class Study(Base):
     input_hash: Mapped[str] = mapped_column(String(64))  # spec hash and gridimpact version: resubmissions fold on it
     grid_key: Mapped[str] = mapped_column(String(120))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
-    status: Mapped[str] = mapped_column(String(24), default=StudyStatus.QUEUED.value, index=True)
+    status: Mapped[StudyStatus] = mapped_column(
+        status_column(StudyStatus, name="study_status"), default=StudyStatus.QUEUED, index=True
+    )
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     step: Mapped[str] = mapped_column(String(300), default="queued")
     error_code: Mapped[str | None] = mapped_column(String(60), default=None)
@@ -148,7 +175,7 @@ class Study(Base):
 
 
 class StudyPart(Base):
-    """One slice of a fanned-out study's outages: claimed, solved and stored by any worker; the
+    """One part of a fanned-out study: claimed, solved and stored by any worker; the
     payload (npz bytes, see ``grid_models.pipeline.part_io``) is dropped once the study has finished."""
 
     __tablename__ = "study_parts"
@@ -164,7 +191,7 @@ class StudyPart(Base):
     start: Mapped[int] = mapped_column(Integer)
     stop: Mapped[int] = mapped_column(Integer)
     hosting: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(String(16), default=PartStatus.PENDING.value)
+    status: Mapped[PartStatus] = mapped_column(status_column(PartStatus, name="part_status"), default=PartStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200), default=None)
     task_id: Mapped[str | None] = mapped_column(String(80), default=None)

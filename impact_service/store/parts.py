@@ -71,7 +71,7 @@ def create_parts(session: Session, *, study_id: str, token: str, fingerprint: st
     in order, or None when ``token`` no longer holds the study's claim."""
     claimed = session.execute(
         update(Study)
-        .where(Study.id == study_id, Study.claim_token == token, Study.status == StudyStatus.RUNNING.value)
+        .where(Study.id == study_id, Study.claim_token == token, Study.status == StudyStatus.RUNNING)
         .values(parts_total=len(items), plan_fingerprint=fingerprint, merge_sent_at=None, heartbeat_at=utcnow())
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -96,7 +96,7 @@ def create_parts(session: Session, *, study_id: str, token: str, fingerprint: st
 
 def _live_fanout() -> Select[str]:
     return select(Study.id).where(
-        Study.status == StudyStatus.RUNNING.value, Study.cancel_requested.is_(False), Study.parts_total.is_not(None)
+        Study.status == StudyStatus.RUNNING, Study.cancel_requested.is_(False), Study.parts_total.is_not(None)
     )
 
 
@@ -112,9 +112,9 @@ def claim_part(
     result = session.execute(
         update(StudyPart)
         .where(StudyPart.id == part_id, StudyPart.study_id.in_(_live_fanout()))
-        .where(or_(StudyPart.status == PartStatus.PENDING.value, (StudyPart.status == PartStatus.RUNNING.value) & takeover))
+        .where(or_(StudyPart.status == PartStatus.PENDING, (StudyPart.status == PartStatus.RUNNING) & takeover))
         .values(
-            status=PartStatus.RUNNING.value,
+            status=PartStatus.RUNNING,
             worker=worker,
             task_id=task_id,
             claim_token=token,
@@ -145,8 +145,8 @@ def finish_part(session: Session, *, part_id: str, token: str, payload: bytes, d
     """Store a solved part, if this worker still holds its claim."""
     result = session.execute(
         update(StudyPart)
-        .where(StudyPart.id == part_id, StudyPart.claim_token == token, StudyPart.status == PartStatus.RUNNING.value)
-        .values(status=PartStatus.DONE.value, payload=payload, duration_s=duration_s, finished_at=utcnow(), claim_token=None)
+        .where(StudyPart.id == part_id, StudyPart.claim_token == token, StudyPart.status == PartStatus.RUNNING)
+        .values(status=PartStatus.DONE, payload=payload, duration_s=duration_s, finished_at=utcnow(), claim_token=None)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -156,8 +156,8 @@ def part_counts(session: Session, *, study_id: str) -> tuple[int, int]:
     rows = session.execute(
         select(StudyPart.status, func.count()).where(StudyPart.study_id == study_id).group_by(StudyPart.status)
     ).all()
-    counts = {str(status): int(count) for status, count in rows}
-    return counts.get(PartStatus.DONE.value, 0), sum(counts.values())
+    counts = {PartStatus(status): int(count) for status, count in rows}
+    return counts.get(PartStatus.DONE, 0), sum(counts.values())
 
 
 def claim_merge(session: Session, *, study_id: str) -> bool:
@@ -168,12 +168,12 @@ def claim_merge(session: Session, *, study_id: str) -> bool:
     undone = (
         select(func.count())
         .select_from(StudyPart)
-        .where(StudyPart.study_id == study_id, StudyPart.status != PartStatus.DONE.value)
+        .where(StudyPart.study_id == study_id, StudyPart.status != PartStatus.DONE)
         .scalar_subquery()
     )
     result = session.execute(
         update(Study)
-        .where(Study.id == study_id, Study.status == StudyStatus.RUNNING.value, Study.parts_total.is_not(None))
+        .where(Study.id == study_id, Study.status == StudyStatus.RUNNING, Study.parts_total.is_not(None))
         .where(Study.merge_sent_at.is_(None), undone == 0)
         .values(merge_sent_at=utcnow())
     )
@@ -189,7 +189,7 @@ def stale_parts(session: Session, *, heartbeat_before: datetime) -> Sequence[Stu
     """Running parts of live fan-outs whose worker has not beaten since ``heartbeat_before``."""
     return session.scalars(
         select(StudyPart).where(
-            StudyPart.status == PartStatus.RUNNING.value,
+            StudyPart.status == PartStatus.RUNNING,
             StudyPart.heartbeat_at < heartbeat_before,
             StudyPart.study_id.in_(_live_fanout()),
         )
@@ -202,16 +202,16 @@ def waiting_parts(session: Session, *, queued_before: datetime) -> Sequence[Stud
     quiet = select(Study.id).where(Study.id.in_(_live_fanout()), Study.heartbeat_at < queued_before)
     return session.scalars(
         select(StudyPart).where(
-            StudyPart.status == PartStatus.PENDING.value,
+            StudyPart.status == PartStatus.PENDING,
             StudyPart.queued_at < queued_before,
             StudyPart.study_id.in_(quiet),
         )
     ).all()
 
 
-def requeue_part(session: Session, *, part: StudyPart) -> None:
+def requeue_part(*, part: StudyPart) -> None:
     """Put a part back to pending (the caller sends its message again after the commit)."""
-    part.status = PartStatus.PENDING.value
+    part.status = PartStatus.PENDING
     part.claim_token = None
     part.queued_at = utcnow()
 
@@ -219,7 +219,7 @@ def requeue_part(session: Session, *, part: StudyPart) -> None:
 def stalled_merges(session: Session, *, sent_before: datetime, heartbeat_before: datetime) -> Sequence[Study]:
     """Fan-outs with every part done whose merge was never sent, or was sent before ``sent_before``
     and has not beaten since ``heartbeat_before`` (its message was lost or its worker died)."""
-    undone = select(StudyPart.study_id).where(StudyPart.status != PartStatus.DONE.value)
+    undone = select(StudyPart.study_id).where(StudyPart.status != PartStatus.DONE)
     return session.scalars(
         select(Study).where(
             Study.id.in_(_live_fanout()),

@@ -1,5 +1,6 @@
-"""Queries and state transitions of the store. Every function takes a session and commits nothing:
-the caller's unit of work (``session_scope``) commits.
+"""Queries and state transitions of the store. Queries take a session, transitions of a row the
+caller holds take the row; nothing here commits: the caller commits its unit of work (workers and
+the CLI through ``session_scope``, the API's service functions explicitly).
 
 Ownership: a worker claims a study atomically and receives a ``claim_token``; progress, heartbeat,
 result and failure writes only apply while the token still matches, so a worker that lost its
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from impact_service.store.models import (
     TERMINAL,
     ApiKey,
+    ClaimState,
     GridIndex,
     GridUpload,
     Study,
@@ -147,10 +149,12 @@ def get_study(session: Session, *, study_id: str, tenant_id: str | None = None) 
     return study
 
 
-def list_studies(session: Session, *, tenant_id: str, status: str | None, limit: int, offset: int) -> tuple[Sequence[Study], int]:
+def list_studies(
+    session: Session, *, tenant_id: str, status: StudyStatus | None, limit: int, offset: int
+) -> tuple[Sequence[Study], int]:
     """A page of a tenant's studies, newest first, and the total count."""
     where = [Study.tenant_id == tenant_id]
-    if status:
+    if status is not None:
         where.append(Study.status == status)
     total = session.scalar(select(func.count()).select_from(Study).where(*where)) or 0
     rows = session.scalars(
@@ -176,9 +180,9 @@ def claim_study(
     result = session.execute(
         update(Study)
         .where(Study.id == study_id, Study.cancel_requested.is_(False))
-        .where(or_(Study.status == StudyStatus.QUEUED.value, (Study.status == StudyStatus.RUNNING.value) & takeover))
+        .where(or_(Study.status == StudyStatus.QUEUED, (Study.status == StudyStatus.RUNNING) & takeover))
         .values(
-            status=StudyStatus.RUNNING.value,
+            status=StudyStatus.RUNNING,
             worker=worker,
             task_id=task_id,
             claim_token=token,
@@ -191,8 +195,10 @@ def claim_study(
     return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def heartbeat(session: Session, *, study_id: str, token: str, fraction: float | None = None, step: str | None = None) -> str:
-    """Record liveness (and progress); returns ``ok``, ``cancel`` (cancel requested) or ``lost`` (claim gone)."""
+def heartbeat(
+    session: Session, *, study_id: str, token: str, fraction: float | None = None, step: str | None = None
+) -> ClaimState:
+    """Record liveness (and progress); returns what the worker should do next."""
     values: dict[str, object] = {"heartbeat_at": utcnow()}
     if fraction is not None:
         values["progress"] = max(0.0, min(1.0, fraction))
@@ -200,9 +206,9 @@ def heartbeat(session: Session, *, study_id: str, token: str, fraction: float | 
         values["step"] = step[:300]
     result = session.execute(update(Study).where(Study.id == study_id, Study.claim_token == token).values(**values))
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        return "lost"
+        return ClaimState.LOST
     cancel = session.scalar(select(Study.cancel_requested).where(Study.id == study_id))
-    return "cancel" if cancel else "ok"
+    return ClaimState.CANCEL if cancel else ClaimState.OK
 
 
 def finish_study(
@@ -211,8 +217,8 @@ def finish_study(
     """Store the result and the final status, if this worker still holds the claim."""
     done = session.execute(
         update(Study)
-        .where(Study.id == study_id, Study.claim_token == token, Study.status == StudyStatus.RUNNING.value)
-        .values(status=status.value, progress=1.0, step="done", finished_at=utcnow(), claim_token=None)
+        .where(Study.id == study_id, Study.claim_token == token, Study.status == StudyStatus.RUNNING)
+        .values(status=status, progress=1.0, step="done", finished_at=utcnow(), claim_token=None)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return False
@@ -236,15 +242,13 @@ def fail_study(
     status: StudyStatus = StudyStatus.FAILED,
 ) -> bool:
     """Mark a study failed (or canceled); with ``token``, only if the claim still matches."""
-    where = [Study.id == study_id, Study.status.notin_([s.value for s in TERMINAL])]
+    where = [Study.id == study_id, Study.status.notin_(TERMINAL)]
     if token is not None:
         where.append(Study.claim_token == token)
     result = session.execute(
         update(Study)
         .where(*where)
-        .values(
-            status=status.value, error_code=code, error_message=message[:4000], finished_at=utcnow(), claim_token=None, step=code
-        )
+        .values(status=status, error_code=code, error_message=message[:4000], finished_at=utcnow(), claim_token=None, step=code)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
@@ -252,14 +256,14 @@ def fail_study(
     return True
 
 
-def request_cancel(session: Session, *, study: Study) -> None:
+def request_cancel(*, study: Study) -> None:
     """Cancel: a queued study is canceled now; a running one stops at its next checkpoint."""
-    if study.status == StudyStatus.QUEUED.value:
-        study.status = StudyStatus.CANCELED.value
+    if study.status == StudyStatus.QUEUED:
+        study.status = StudyStatus.CANCELED
         study.finished_at = utcnow()
         study.step = "canceled before it started"
         study.error_code, study.error_message = "study_canceled", "canceled by the user before it started"
-    if study.status == StudyStatus.RUNNING.value:
+    if study.status == StudyStatus.RUNNING:
         study.cancel_requested = True
 
 
@@ -272,7 +276,7 @@ def stale_running(session: Session, *, heartbeat_before: datetime) -> Sequence[S
     """Running studies (not fanned out: their parts are swept) whose worker has not beaten since ``heartbeat_before``."""
     return session.scalars(
         select(Study).where(
-            Study.status == StudyStatus.RUNNING.value, Study.heartbeat_at < heartbeat_before, Study.parts_total.is_(None)
+            Study.status == StudyStatus.RUNNING, Study.heartbeat_at < heartbeat_before, Study.parts_total.is_(None)
         )
     ).all()
 
@@ -281,7 +285,7 @@ def canceled_fanouts(session: Session, *, heartbeat_before: datetime) -> Sequenc
     """Fanned-out studies with a cancel request that no part worker has acted on since ``heartbeat_before``."""
     return session.scalars(
         select(Study).where(
-            Study.status == StudyStatus.RUNNING.value,
+            Study.status == StudyStatus.RUNNING,
             Study.cancel_requested.is_(True),
             Study.parts_total.is_not(None),
             Study.heartbeat_at < heartbeat_before,
@@ -293,24 +297,24 @@ def queued_before(session: Session, *, queued_before: datetime) -> Sequence[Stud
     """Studies still queued since before ``queued_before`` (their message may be lost)."""
     return session.scalars(
         select(Study).where(
-            Study.status == StudyStatus.QUEUED.value, Study.queued_at < queued_before, Study.cancel_requested.is_(False)
+            Study.status == StudyStatus.QUEUED, Study.queued_at < queued_before, Study.cancel_requested.is_(False)
         )
     ).all()
 
 
-def requeue(session: Session, *, study: Study, reason: str) -> None:
+def requeue(*, study: Study, reason: str) -> None:
     """Put a study back in the queue (the caller sends its task again after the commit)."""
-    study.status = StudyStatus.QUEUED.value
+    study.status = StudyStatus.QUEUED
     study.claim_token = None
     study.parts_total = None
     study.queued_at = utcnow()
     study.step = f"requeued: {reason}"[:300]
 
 
-def count_by_status(session: Session) -> dict[str, int]:
+def count_by_status(session: Session) -> dict[StudyStatus, int]:
     """Number of studies per status (all tenants), for metrics."""
     rows = session.execute(select(Study.status, func.count()).group_by(Study.status)).all()
-    return {str(status): int(count) for status, count in rows}
+    return {StudyStatus(status): int(count) for status, count in rows}
 
 
 def save_upload(session: Session, *, tenant_id: str, name: str, fmt: str, checksum: str, content: bytes) -> GridUpload:

@@ -50,14 +50,12 @@ def list_studies(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> StudyPage:
     """This tenant's studies, newest first."""
-    rows, total = repo.list_studies(
-        session, tenant_id=tenant.id, status=status_filter.value if status_filter else None, limit=limit, offset=offset
-    )
+    rows, total = repo.list_studies(session, tenant_id=tenant.id, status=status_filter, limit=limit, offset=offset)
     return StudyPage(items=[StudyResource.of(s) for s in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{study_id}", response_model=StudyResource)
-async def get_study(study_id: str, session: SessionDep, tenant: TenantDep) -> StudyResource:
+def get_study(study_id: str, session: SessionDep, tenant: TenantDep) -> StudyResource:
     """Status and progress of a study."""
     return StudyResource.of(service.get_own_study(session, tenant_id=tenant.id, study_id=study_id))
 

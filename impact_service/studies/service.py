@@ -33,7 +33,7 @@ def _validate_grid_and_site(session: Session, settings: Settings, *, tenant_id: 
 def _send(settings: Settings, study: Study, *, buses: int) -> None:
     try:
         study.task_id = send_run_study(settings.broker(), study.id, buses=buses)
-    except Exception as exc:  # the study is committed: the sweeper sends it again once the broker is back
+    except Exception as exc:  # noqa: BLE001 - the study is committed: the sweeper sends it again once the broker is back
         logger.warning("study_send_failed study_id=%s error=%s", study.id, exc)
         study.step = "queued; the broker is unreachable, it will be sent when it is back"
 
@@ -104,7 +104,7 @@ def get_own_study(session: Session, *, tenant_id: str, study_id: str) -> Study:
 def cancel_study(session: Session, *, tenant_id: str, study_id: str) -> Study:
     """Cancel a study (no-op for finished ones)."""
     study = get_own_study(session, tenant_id=tenant_id, study_id=study_id)
-    repo.request_cancel(session, study=study)
+    repo.request_cancel(study=study)
     session.commit()
     return study
 
@@ -112,9 +112,9 @@ def cancel_study(session: Session, *, tenant_id: str, study_id: str) -> Study:
 def finished_result(session: Session, settings: Settings, *, tenant_id: str, study_id: str) -> StudyResultRow:
     """The stored result, or a 409 that says when to come back."""
     study = get_own_study(session, tenant_id=tenant_id, study_id=study_id)
-    if study.status in (StudyStatus.FAILED.value, StudyStatus.CANCELED.value):
+    if study.status in (StudyStatus.FAILED, StudyStatus.CANCELED):
         raise Conflict(f"study {study.id} {study.status}: {study.error_message or ''}".strip(), code=f"study_{study.status}")
-    if study.status not in [s.value for s in TERMINAL]:
+    if study.status not in TERMINAL:
         raise Conflict(
             f"study {study.id} is {study.status} ({study.progress:.0%}: {study.step}); retry later",
             code="study_not_finished",

@@ -22,7 +22,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # as root in a closed network: no sandbox, no background connections (they are refused here)
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +66,8 @@ def test_the_page_opens_without_errors_and_shows_every_finding(page: tuple[objec
 def test_figures_decode_and_every_section_is_there(page: tuple[object, list[str]]) -> None:
     opened, _ = page
     widths = opened.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")  # type: ignore[attr-defined]
-    assert len(widths) >= 5 and all(w > 0 for w in widths)
+    assert len(widths) >= 5
+    assert all(w > 0 for w in widths)
     for section in ("overview", "findings", "grid", "environment", "assumptions", "provenance", "sources"):
         assert opened.locator(f"section#{section}").count() == 1, section  # type: ignore[attr-defined]
     assert opened.locator("#factors tbody tr").count() > 50  # type: ignore[attr-defined]
@@ -72,5 +76,6 @@ def test_figures_decode_and_every_section_is_there(page: tuple[object, list[str]
 
 def test_request_text_is_shown_not_run(page: tuple[object, list[str]]) -> None:
     opened, _ = page
-    assert opened.title() != "owned" and "<script>" in opened.title()  # type: ignore[attr-defined]
+    assert opened.title() != "owned"
+    assert "<script>" in opened.title()
     assert opened.locator("script").count() == 0  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ tenants, cancel, uploads, errors, health and metrics."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,9 @@ from impact_service.client import ApiError
 from impact_service.embedded import Stack
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
+from impact_service.store.models import utcnow
 
-from .conftest import Tenants, busy_spec, example, small_spec, wait_for
+from .conftest import Tenants, busy_spec, new_study, small_spec, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +28,7 @@ def test_submit_poll_and_fetch_results(tenants: Tenants, tmp_path: Path) -> None
     response = httpx.post(
         f"{tenants.base_url}/v1/studies",
         json=small_spec(name="flow"),
-        headers={"X-API-Key": tenants.a._http.headers["X-API-Key"]},
+        headers={"X-API-Key": tenants.a.http.headers["X-API-Key"]},
     )
     assert response.status_code == 202
     study = response.json()
@@ -34,46 +36,60 @@ def test_submit_poll_and_fetch_results(tenants: Tenants, tmp_path: Path) -> None
     assert study["status"] in ("queued", "running")
     seen = set()
     final = tenants.a.wait(study["id"], on_progress=lambda s: seen.add(s["status"]), poll_s=0.1, timeout_s=120)
-    assert final["status"] == "succeeded" and final["progress"] == 1.0 and final["finished_at"]
+    assert final["status"] == "succeeded"
+    assert final["progress"] == 1.0
+    assert final["finished_at"]
     result = tenants.a.result(study["id"])
     assert [s["facility_p_mw"] for s in result["stages"]] == [50.0, 120.0]
-    assert result["provenance"]["grid_checksum"] and result["findings"]
+    assert result["provenance"]["grid_checksum"]
+    assert result["findings"]
     netcdf = tmp_path / "result.nc"
     netcdf.write_bytes(tenants.a.result_netcdf(study["id"]))
     with xr.open_dataset(netcdf) as data:
         assert data.sizes["stage"] == 3
-    report = tenants.a._http.get(f"/v1/studies/{study['id']}/report")
-    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
-    assert 'id="findings-summary"' in report.text and "flow" in report.text
+    report = tenants.a.http.get(f"/v1/studies/{study['id']}/report")
+    assert report.status_code == 200
+    assert report.headers["content-type"].startswith("text/html")
+    assert 'id="findings-summary"' in report.text
+    assert "flow" in report.text
     assert tenants.a.report(study["id"]) == report.text  # the second request reads the stored page
-    assert tenants.b._http.get(f"/v1/studies/{study['id']}/report").status_code == 404
-    listed = tenants.a._http.get("/v1/studies", params={"status": "succeeded"}).json()
+    assert tenants.b.http.get(f"/v1/studies/{study['id']}/report").status_code == 404
+    listed = tenants.a.http.get("/v1/studies", params={"status": "succeeded"}).json()
     assert study["id"] in [s["id"] for s in listed["items"]]
 
 
-def test_result_before_the_end_is_409_with_retry_after(tenants: Tenants) -> None:
-    study = tenants.a.submit(example("abilene_stargate"))
-    for path in ("result", "report"):
-        response = tenants.a._http.get(f"/v1/studies/{study['id']}/{path}")
-        if response.status_code == 409:
-            assert response.json()["error"]["code"] == "study_not_finished"
-            assert int(response.headers["Retry-After"]) >= 1
-    tenants.a.cancel(study["id"])
+def test_result_before_the_end_is_409_with_retry_after(stack: Stack, tenants: Tenants) -> None:
+    """A study that has not finished: a queued row no worker will see (queued a day ahead, so the
+    sweeper never re-sends it), so every request below meets the same state."""
+    study_id = new_study(stack.settings.database(), "tenant-a")
+    with session_scope(stack.settings.database()) as session:
+        row = repo.get_study(session, study_id=study_id)
+        assert row is not None
+        row.queued_at = utcnow() + timedelta(days=1)
+    for path in ("result", "result.nc", "report"):
+        response = tenants.a.http.get(f"/v1/studies/{study_id}/{path}")
+        assert response.status_code == 409, path
+        assert response.json()["error"]["code"] == "study_not_finished"
+        assert int(response.headers["Retry-After"]) >= 1
+    tenants.a.cancel(study_id)
 
 
 def test_idempotency_key_and_identical_resubmission(tenants: Tenants) -> None:
     first = tenants.a.submit(small_spec(name="idem", stages=[{"mw": 77}]), idempotency_key="abc-123")
-    again = tenants.a._http.post(
+    again = tenants.a.http.post(
         "/v1/studies", json=small_spec(name="renamed", stages=[{"mw": 77}]), headers={"Idempotency-Key": "abc-123"}
     )
-    assert again.status_code == 200 and again.json()["id"] == first["id"]
-    other = tenants.a._http.post(  # the key reused for another question: refused, not answered with the old study
+    assert again.status_code == 200
+    assert again.json()["id"] == first["id"]
+    other = tenants.a.http.post(  # the key reused for another question: refused, not answered with the old study
         "/v1/studies", json=small_spec(name="idem", stages=[{"mw": 78}]), headers={"Idempotency-Key": "abc-123"}
     )
-    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
     assert first["id"] in other.json()["error"]["message"]
-    identical = tenants.a._http.post("/v1/studies", json=small_spec(name="idem", stages=[{"mw": 77}]))
-    assert identical.status_code == 200 and identical.json()["id"] == first["id"]
+    identical = tenants.a.http.post("/v1/studies", json=small_spec(name="idem", stages=[{"mw": 77}]))
+    assert identical.status_code == 200
+    assert identical.json()["id"] == first["id"]
     other_tenant = tenants.b.submit(small_spec(name="idem", stages=[{"mw": 77}]), idempotency_key="abc-123")
     assert other_tenant["id"] != first["id"]
 
@@ -88,7 +104,7 @@ def test_tenants_see_only_their_own(tenants: Tenants) -> None:
         with pytest.raises(ApiError) as caught:
             call()
         assert caught.value.status == 404
-    listed = tenants.b._http.get("/v1/studies").json()
+    listed = tenants.b.http.get("/v1/studies").json()
     assert study["id"] not in [s["id"] for s in listed["items"]]
     with pytest.raises(ApiError) as caught:
         tenants.anonymous.study(study["id"])
@@ -105,35 +121,39 @@ def test_cancel_queued_and_running(tenants: Tenants, stack: Stack) -> None:
     running = tenants.a.cancel(busy[0]["id"])
     assert running["cancel_requested"]
     final = tenants.a.wait(busy[0]["id"], timeout_s=120)
-    assert final["status"] == "canceled" and final["error"]["code"] == "study_canceled"
+    assert final["status"] == "canceled"
+    assert final["error"]["code"] == "study_canceled"
     tenants.a.cancel(busy[1]["id"])
     tenants.a.wait(busy[1]["id"], timeout_s=120)
     time.sleep(2)
     with session_scope(stack.settings.database()) as session:
         row = repo.get_study(session, study_id=queued["id"])
-        assert row is not None and row.started_at is None and row.status == "canceled"  # it never ran
+        assert row is not None
+        assert row.started_at is None
+        assert row.status == "canceled"
 
 
 def test_upload_and_study_on_it(tenants: Tenants) -> None:
     content = pp.to_json(pn.case9()).encode()
-    response = tenants.a._http.post("/v1/grids", files={"file": ("case9.json", content, "application/json")})
+    response = tenants.a.http.post("/v1/grids", files={"file": ("case9.json", content, "application/json")})
     assert response.status_code == 201, response.text
     upload = response.json()
     assert upload["summary"]["buses"] == 9
-    assert tenants.a._http.get(f"/v1/grids/{upload['id']}").status_code == 200
-    buses = tenants.a._http.get(f"/v1/grids/{upload['id']}/buses", params={"min_kv": 300}).json()
+    assert tenants.a.http.get(f"/v1/grids/{upload['id']}").status_code == 200
+    buses = tenants.a.http.get(f"/v1/grids/{upload['id']}/buses", params={"min_kv": 300}).json()
     assert buses["total"] == 9
     study = tenants.a.submit({"grid": {"upload_id": upload["id"]}, "site": {"bus": 4}, "stages": [{"mw": 20}]})
     assert tenants.a.wait(study["id"], timeout_s=60)["status"] == "succeeded"
     with pytest.raises(ApiError) as caught:
         tenants.b.submit({"grid": {"upload_id": upload["id"]}, "site": {"bus": 4}, "stages": [{"mw": 20}]})
     assert caught.value.status == 404
-    bad = tenants.a._http.post("/v1/grids", files={"file": ("bad.m", b"mpc.bus = [1 2 3;", "text/plain")})
-    assert bad.status_code == 422 and bad.json()["error"]["details"]
+    bad = tenants.a.http.post("/v1/grids", files={"file": ("bad.m", b"mpc.bus = [1 2 3;", "text/plain")})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"]
 
 
 def test_expected_errors_are_4xx_with_a_message(tenants: Tenants) -> None:
-    http = tenants.a._http
+    http = tenants.a.http
     cases = [
         (http.post("/v1/studies", json=small_spec(grid={"catalog": "../etc/passwd"})), 422),
         (http.post("/v1/studies", json=small_spec(grid={"catalog": "activsg999"})), 404),
@@ -149,20 +169,23 @@ def test_expected_errors_are_4xx_with_a_message(tenants: Tenants) -> None:
 
 
 def test_catalog_grids_and_poi_search(tenants: Tenants) -> None:
-    grids = tenants.a._http.get("/v1/grids").json()["items"]
+    grids = tenants.a.http.get("/v1/grids").json()["items"]
     assert {"activsg200", "activsg70k"} <= {g["id"] for g in grids}
-    found = tenants.a._http.get("/v1/grids/activsg2000/buses", params={"name": "ABILENE", "min_kv": 200}).json()
+    found = tenants.a.http.get("/v1/grids/activsg2000/buses", params={"name": "ABILENE", "min_kv": 200}).json()
     assert [b["name"] for b in found["items"]] == ["ABILENE 1 0", "ABILENE 2 0"]
-    summary = tenants.a._http.get("/v1/grids/activsg2000").json()["summary"]
+    summary = tenants.a.http.get("/v1/grids/activsg2000").json()["summary"]
     assert summary["buses"] == 2000
 
 
 def test_factor_tables_with_sources(tenants: Tenants) -> None:
-    body = tenants.a._http.get("/v1/factors").json()
+    body = tenants.a.http.get("/v1/factors").json()
     nox = next(r for r in body["tables"]["technology_rates"] if r["key"] == "gas_cc.nox")
-    assert nox["value"] == "0.020" and nox["unit"] == "lb/MMBtu" and "NREL" in nox["source"]
-    assert set(body["digests"]) == set(body["tables"]) and body["version"]
-    assert tenants.anonymous._http.get("/v1/factors").status_code == 401
+    assert nox["value"] == "0.020"
+    assert nox["unit"] == "lb/MMBtu"
+    assert "NREL" in nox["source"]
+    assert set(body["digests"]) == set(body["tables"])
+    assert body["version"]
+    assert tenants.anonymous.http.get("/v1/factors").status_code == 401
 
 
 def test_health_readiness_and_metrics(tenants: Tenants) -> None:
@@ -171,4 +194,5 @@ def test_health_readiness_and_metrics(tenants: Tenants) -> None:
     text = httpx.get(f"{tenants.base_url}/metrics").text
     assert "gridimpact_http_requests_total" in text
     assert 'gridimpact_studies{status="succeeded"}' in text
-    assert "gridimpact_queue_depth" in text and "gridimpact_study_duration_seconds_bucket" in text
+    assert "gridimpact_queue_depth" in text
+    assert "gridimpact_study_duration_seconds_bucket" in text

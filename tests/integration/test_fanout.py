@@ -93,7 +93,8 @@ def test_both_workers_solve_parts_at_the_same_time(fleet: Stack, client: ApiClie
     assert final["status"] == "succeeded"
     assert seen == sorted(seen), "progress never goes back"
     parts = _parts(fleet, study["id"])
-    assert len(parts) == 15 and all(p.status == "done" and p.payload is None for p in parts)
+    assert len(parts) == 15
+    assert all(p.status == "done" and p.payload is None for p in parts)
     workers = {p.worker for p in parts}
     assert len(workers) == 2
     spans = [(p.started_at, p.finished_at, p.worker) for p in parts]
@@ -104,7 +105,10 @@ def test_both_workers_solve_parts_at_the_same_time(fleet: Stack, client: ApiClie
 
 
 def _overlap(a: tuple[datetime | None, datetime | None, Any], b: tuple[datetime | None, datetime | None, Any]) -> bool:
-    assert a[0] and a[1] and b[0] and b[1]
+    assert a[0]
+    assert a[1]
+    assert b[0]
+    assert b[1]
     return a[0] < b[1] and b[0] < a[1]
 
 
@@ -119,7 +123,8 @@ def test_a_worker_killed_mid_part_costs_the_part_not_the_study(fleet: Stack, cli
     os.kill(pid, signal.SIGKILL)
     assert client.wait(study["id"], timeout_s=300)["status"] == "succeeded"
     parts = {p.id: p for p in _parts(fleet, study["id"])}
-    assert parts[part_id].attempts >= 2 and not str(parts[part_id].worker).endswith(f":{pid}")
+    assert parts[part_id].attempts >= 2
+    assert not str(parts[part_id].worker).endswith(f":{pid}")
     assert all(p.status == "done" for p in parts.values())
     with session_scope(fleet.settings.database()) as session:
         assert repo.get_result(session, study_id=study["id"]) is not None
@@ -131,7 +136,8 @@ def test_cancel_stops_a_fanned_out_study(fleet: Stack, client: ApiClient) -> Non
     wait_for(lambda: any(p.status == "done" for p in _parts(fleet, study["id"])), timeout_s=120, every_s=0.1)
     client.cancel(study["id"])
     final = client.wait(study["id"], timeout_s=60)
-    assert final["status"] == "canceled" and final["error"]["code"] == "study_canceled"
+    assert final["status"] == "canceled"
+    assert final["error"]["code"] == "study_canceled"
     assert any(p.status != "done" for p in _parts(fleet, study["id"])), "the cancel came too late to test anything"
     with session_scope(fleet.settings.database()) as session:
         assert repo.get_result(session, study_id=study["id"]) is None

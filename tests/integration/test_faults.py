@@ -55,7 +55,10 @@ def test_worker_killed_mid_study_the_study_still_succeeds_once(fresh_stack: Stac
     assert final["status"] == "succeeded"
     with session_scope(fresh_stack.settings.database()) as session:
         row = repo.get_study(session, study_id=study["id"])
-        assert row is not None and row.attempts >= 2 and row.worker and int(row.worker.rsplit(":", 1)[1]) != pid
+        assert row is not None
+        assert row.attempts >= 2
+        assert row.worker
+        assert int(row.worker.rsplit(":", 1)[1]) != pid
         assert repo.get_result(session, study_id=study["id"]) is not None  # one row: study_id is its primary key
     assert client.result(study["id"])["stages"][-1]["facility_p_mw"] == 1200.0
 
@@ -89,9 +92,10 @@ def test_database_briefly_down_answers_503_and_loses_nothing(tmp_path: Path) -> 
         server.stop_server()
         response = httpx.get(
             f"http://{stack.settings.host}:{stack.settings.port}/v1/studies/{study['id']}",
-            headers={"X-API-Key": client._http.headers["X-API-Key"]},
+            headers={"X-API-Key": client.http.headers["X-API-Key"]},
         )
-        assert response.status_code == 503 and response.json()["error"]["code"] == "database_unavailable"
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "database_unavailable"
         assert httpx.get(f"http://{stack.settings.host}:{stack.settings.port}/readyz").status_code == 503
         server.start_server()
         assert client.wait(study["id"], timeout_s=300)["status"] == "succeeded"

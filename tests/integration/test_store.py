@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope, upgrade_schema
-from impact_service.store.models import StudyStatus, utcnow
+from impact_service.store.models import ClaimState, StudyStatus, utcnow
 
 from .conftest import new_study as _study
 
@@ -21,7 +20,8 @@ def test_keys_are_hashed_and_tenant_scoped(database: str) -> None:
     with session_scope(database) as session:
         tenant = repo.ensure_tenant(session, name="keys")
         row, key = repo.create_api_key(session, tenant_id=tenant.id)
-        assert key not in (row.key_hash, row.prefix + "x") and row.key_hash == repo.hash_key(key)
+        assert key not in (row.key_hash, row.prefix + "x")
+        assert row.key_hash == repo.hash_key(key)
         assert repo.tenant_for_key(session, key=key).id == tenant.id  # type: ignore[union-attr]
         assert repo.tenant_for_key(session, key=key + "x") is None
 
@@ -44,19 +44,22 @@ def test_claim_is_exclusive_and_writes_need_the_token(database: str) -> None:
         takeover = repo.claim_study(
             session, study_id=study_id, worker="w3", task_id="t1", redelivered=True, stale_after=timedelta(seconds=60)
         )
-    assert takeover is not None and takeover != token
+    assert takeover is not None
+    assert takeover != token
     with session_scope(database) as session:
-        assert repo.heartbeat(session, study_id=study_id, token=token, fraction=0.5, step="x") == "lost"
+        assert repo.heartbeat(session, study_id=study_id, token=token, fraction=0.5, step="x") is ClaimState.LOST
         assert not repo.finish_study(
             session, study_id=study_id, token=token, status=StudyStatus.SUCCEEDED, result_json="{}", netcdf=None
         )
-        assert repo.heartbeat(session, study_id=study_id, token=takeover, fraction=0.5, step="half") == "ok"
+        assert repo.heartbeat(session, study_id=study_id, token=takeover, fraction=0.5, step="half") is ClaimState.OK
         assert repo.finish_study(
             session, study_id=study_id, token=takeover, status=StudyStatus.SUCCEEDED, result_json="{}", netcdf=b"nc"
         )
     with session_scope(database) as session:
         study = repo.get_study(session, study_id=study_id)
-        assert study is not None and study.status == "succeeded" and study.attempts == 2
+        assert study is not None
+        assert study.status == "succeeded"
+        assert study.attempts == 2
         assert repo.get_result(session, study_id=study_id).netcdf == b"nc"  # type: ignore[union-attr]
         assert not repo.finish_study(
             session, study_id=study_id, token=takeover, status=StudyStatus.SUCCEEDED, result_json="{}", netcdf=None
@@ -70,11 +73,11 @@ def test_cancel_and_sweeper_queries(database: str) -> None:
             session, study_id=running, worker="w", task_id="t", redelivered=False, stale_after=timedelta(seconds=60)
         )
         assert token
-        repo.request_cancel(session, study=repo.get_study(session, study_id=queued))  # type: ignore[arg-type]
-        repo.request_cancel(session, study=repo.get_study(session, study_id=running))  # type: ignore[arg-type]
+        repo.request_cancel(study=repo.get_study(session, study_id=queued))  # type: ignore[arg-type]
+        repo.request_cancel(study=repo.get_study(session, study_id=running))  # type: ignore[arg-type]
     with session_scope(database) as session:
         assert repo.get_study(session, study_id=queued).status == "canceled"  # type: ignore[union-attr]
-        assert repo.heartbeat(session, study_id=running, token=token) == "cancel"
+        assert repo.heartbeat(session, study_id=running, token=token) is ClaimState.CANCEL
         stale = repo.stale_running(session, heartbeat_before=utcnow() + timedelta(seconds=1))
         assert running in [s.id for s in stale]
         assert repo.stale_running(session, heartbeat_before=utcnow() - timedelta(hours=1)) == []
@@ -87,7 +90,7 @@ def test_idempotency_key_is_unique_per_tenant(database: str) -> None:
         _study(database, "idem", idempotency_key="k1")
 
 
-def test_migrations_are_idempotent(database: str, tmp_path: Path) -> None:
+def test_migrations_are_idempotent(database: str) -> None:
     upgrade_schema(database)
     with session_scope(database) as session:
         assert repo.count_by_status(session)
@@ -110,5 +113,7 @@ def test_any_engine_error_fails_the_study_at_once(database: str, error: Exceptio
         raise error
     with session_scope(database) as session:
         study = repo.get_study(session, study_id=study_id)
-        assert study is not None and study.status == StudyStatus.FAILED.value
-        assert study.error_code == "internal_error" and type(error).__name__ in (study.error_message or "")
+        assert study is not None
+        assert study.status == StudyStatus.FAILED.value
+        assert study.error_code == "internal_error"
+        assert type(error).__name__ in (study.error_message or "")

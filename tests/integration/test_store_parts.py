@@ -30,7 +30,8 @@ def _fanned_out(database: str, tenant: str) -> tuple[str, str, list[str]]:
         token = repo.claim_study(session, study_id=study_id, worker="w0", task_id="t0", redelivered=False, stale_after=MINUTE)
         assert token is not None
         ids = part_repo.create_parts(session, study_id=study_id, token=token, fingerprint="f" * 64, items=ITEMS)
-    assert ids is not None and len(ids) == 3
+    assert ids is not None
+    assert len(ids) == 3
     return study_id, token, ids
 
 
@@ -57,22 +58,29 @@ def test_parts_need_the_study_claim_and_replace_an_earlier_split(database: str) 
     with session_scope(database) as session:
         assert part_repo.create_parts(session, study_id=study_id, token="not-the-token", fingerprint="f", items=ITEMS) is None
         again = part_repo.create_parts(session, study_id=study_id, token=token, fingerprint="g" * 64, items=ITEMS[:2])
-    assert again is not None and not set(again) & set(first)
+    assert again is not None
+    assert not set(again) & set(first)
     with session_scope(database) as session:
         assert [p.id for p in part_repo.parts_of(session, study_id=study_id)] == again
         study = repo.get_study(session, study_id=study_id)
-        assert study is not None and study.parts_total == 2 and study.plan_fingerprint == "g" * 64
+        assert study is not None
+        assert study.parts_total == 2
+        assert study.plan_fingerprint == "g" * 64
     assert _claim(database, first[0], task="old") is None  # a message of the earlier split is a no-op
 
 
 def test_a_part_is_claimed_once_and_written_only_by_its_holder(database: str) -> None:
     study_id, token, ids = _fanned_out(database, "claim")
     claim = _claim(database, ids[0], task="a")
-    assert claim is not None and claim.study_id == study_id and claim.study_token == token
-    assert claim.item == ITEMS[0] and claim.number == 0
+    assert claim is not None
+    assert claim.study_id == study_id
+    assert claim.study_token == token
+    assert claim.item == ITEMS[0]
+    assert claim.number == 0
     assert _claim(database, ids[0], task="b") is None  # a duplicate message: no-op
     takeover = _claim(database, ids[0], task="a", redelivered=True)  # the holder died: its message comes back
-    assert takeover is not None and takeover.token != claim.token
+    assert takeover is not None
+    assert takeover.token != claim.token
     assert not _finish(database, ids[0], claim.token)
     assert _finish(database, ids[0], takeover.token)
     assert _claim(database, ids[0], task="a", redelivered=True) is None  # done stays done
@@ -112,7 +120,8 @@ def test_a_fanned_out_study_is_not_taken_over_and_drops_its_payloads_when_done(d
         stolen = repo.claim_study(session, study_id=study_id, worker="w9", task_id="t0", redelivered=True, stale_after=MINUTE)
         assert stolen is None
     claim = _claim(database, ids[0], task="p")
-    assert claim is not None and _finish(database, ids[0], claim.token)
+    assert claim is not None
+    assert _finish(database, ids[0], claim.token)
     with session_scope(database) as session:
         assert repo.finish_study(
             session, study_id=study_id, token=token, status=StudyStatus.SUCCEEDED, result_json="{}", netcdf=None
@@ -134,15 +143,16 @@ def test_sweeper_queries(database: str) -> None:
         assert waiting == ids[1:]  # pending, and nothing moved in the study since
         part = session.get(StudyPart, ids[0])
         assert part is not None
-        part_repo.requeue_part(session, part=part)
+        part_repo.requeue_part(part=part)
     with session_scope(database) as session:
         assert session.get(StudyPart, ids[0]).status == "pending"  # type: ignore[union-attr]
         assert not [s for s in part_repo.stalled_merges(session, sent_before=soon, heartbeat_before=soon) if s.id == study_id]
     for number, part_id in enumerate(ids):
         claim = _claim(database, part_id, task=f"z{number}")
-        assert claim is not None and _finish(database, part_id, claim.token)
+        assert claim is not None
+        assert _finish(database, part_id, claim.token)
     with session_scope(database) as session:  # every part done, the merge never sent and the study quiet
         assert [s.id for s in part_repo.stalled_merges(session, sent_before=soon, heartbeat_before=soon) if s.id == study_id]
-        repo.request_cancel(session, study=repo.get_study(session, study_id=study_id))  # type: ignore[arg-type]
+        repo.request_cancel(study=repo.get_study(session, study_id=study_id))  # type: ignore[arg-type]
     with session_scope(database) as session:
         assert study_id in [s.id for s in repo.canceled_fanouts(session, heartbeat_before=soon)]

@@ -15,6 +15,6 @@ SPRINGFIELD = StudySpec.model_validate(
 )
 
 
-def quiet(fraction: float, step: str) -> None:
+def quiet(_fraction: float, _step: str) -> None:
     """A progress callback that ignores progress."""
     return None

@@ -83,7 +83,8 @@ def test_services_wiring() -> None:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert services[name]["environment"]["IMPACT_REDIS_URL"] == "redis://redis:6379/0"
         assert services[name]["environment"]["IMPACT_DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert "container_name" not in services["worker"] and "ports" not in services["worker"]  # --scale worker=N
+    assert "container_name" not in services["worker"]
+    assert "ports" not in services["worker"]
     for name in ("redis", "postgres", "api", "worker"):
         assert services[name]["healthcheck"]["test"]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,12 +57,14 @@ def test_progress_is_reported_in_order(catalog_grid: Callable[[str], Grid]) -> N
     steps: list[tuple[float, str]] = []
     run_study(_spec(), catalog_grid("activsg200"), progress=lambda fraction, step: steps.append((fraction, step)))
     fractions = [fraction for fraction, _ in steps]
-    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert fractions[0] == 0.0
+    assert fractions[-1] == 1.0
     assert any(step.startswith("stage 2/2") for _, step in steps)
 
 
 def test_progress_callback_can_cancel(catalog_grid: Callable[[str], Grid]) -> None:
-    def cancel_at_stage_two(fraction: float, step: str) -> None:
+    def cancel_at_stage_two(_fraction: float, step: str) -> None:
         if step.startswith("stage 2/"):
             raise StudyCanceled("canceled by the user")
 
@@ -83,7 +87,9 @@ def test_site_errors(catalog_grid: Callable[[str], Grid]) -> None:
 
 
 def test_examples_are_valid_specs() -> None:
-    for path in EXAMPLES.glob("*.json"):
+    paths = sorted(EXAMPLES.glob("*.json"))
+    assert len(paths) >= 3, f"the examples folder {EXAMPLES} lost its examples"
+    for path in paths:
         StudySpec.model_validate(json.loads(path.read_text()))
 
 
@@ -99,3 +105,21 @@ def test_spec_schema_is_published() -> None:
     schema = StudySpec.model_json_schema()
     assert {"grid", "site", "stages"} <= set(schema["required"])
     assert "examples" in schema
+
+
+def test_the_public_api_resolves_every_name() -> None:
+    import grid_models
+
+    assert len(grid_models.__all__) >= 10
+    for name in grid_models.__all__:
+        assert getattr(grid_models, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'engine'"):
+        _ = grid_models.engine  # type: ignore[attr-defined]
+
+
+def test_the_api_process_does_not_load_the_solver_stack() -> None:
+    """The API imports the engine's spec and results, never pandapower or lightsim2grid (their
+    import costs seconds and hundreds of MB in every API process)."""
+    probe = "import sys, impact_service.main; print(sorted(m for m in ('pandapower', 'lightsim2grid') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"

@@ -49,7 +49,8 @@ def test_the_outages_are_cut_into_a_few_slices_per_process(plan: StudyPlan) -> N
     assert 2 * PARTS_PER_PROCESS - len(stages) <= len(work) <= 2 * PARTS_PER_PROCESS + len(stages)
     for stage in stages:  # every outage of every stage, once
         rows = sorted((item.start, item.stop) for item in work if item.stage_index == stage)
-        assert rows[0][0] == 0 and rows[-1][1] == len(plan.contingencies)
+        assert rows[0][0] == 0
+        assert rows[-1][1] == len(plan.contingencies)
         assert all(a[1] == b[0] for a, b in itertools.pairwise(rows))
     assert sum(item.hosting for item in work) == 1, "the N-1 hosting search stays in one slice"
 
@@ -70,7 +71,7 @@ def _failing(item: Part) -> PartResult:
     raise StudySpecError(f"slice {item.start} cannot be solved")
 
 
-def _dying(item: Part) -> PartResult:
+def _dying(_part: Part) -> PartResult:
     os._exit(3)
 
 
@@ -86,8 +87,9 @@ def test_a_failing_child_stops_the_run_and_leaves_no_process(
 
 def _interrupted_then_solved(item: Part) -> PartResult:
     os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends to the whole process group
-    assert pool._INHERITED.plan is not None
-    return solve_part(pool._INHERITED.plan, item)
+    plan = pool._INHERITED.plan  # noqa: SLF001 - what a forked child inherits is the subject of this test
+    assert plan is not None
+    return solve_part(plan, item)
 
 
 def test_children_leave_ctrl_c_to_the_parent(plan: StudyPlan, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,7 +100,7 @@ def test_children_leave_ctrl_c_to_the_parent(plan: StudyPlan, monkeypatch: pytes
 
 
 def test_a_cancel_between_slices_stops_the_children(plan: StudyPlan) -> None:
-    def cancel_after_first(fraction: float, step: str) -> None:
+    def cancel_after_first(_fraction: float, step: str) -> None:
         if "1 of" in step:
             raise StudyCanceled("canceled by the user")
 
@@ -124,4 +126,5 @@ def test_engine_errors_cross_the_process_boundary_intact() -> None:
     issue = ValidationIssue(element="bus", field="vn_kv", message="bus 3 has no voltage level", ids=[3])
     for error in (StudySpecError("bad slice"), GridValidationError([issue])):
         copy = pickle.loads(pickle.dumps(error))
-        assert type(copy) is type(error) and copy.to_dict() == error.to_dict()
+        assert type(copy) is type(error)
+        assert copy.to_dict() == error.to_dict()

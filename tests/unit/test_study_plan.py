@@ -73,7 +73,8 @@ def test_the_work_covers_every_outage_of_every_stage_once(fleet: tuple[StudyResu
     count = result.contingency.contingencies
     for stage in stages:
         ranges = sorted((item.start, item.stop) for item in work if item.stage_index == stage)
-        assert ranges[0][0] == 0 and ranges[-1][1] == count
+        assert ranges[0][0] == 0
+        assert ranges[-1][1] == count
         assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     assert all(item.hosting == (item.stage_index == 0) for item in work)
 
@@ -82,7 +83,8 @@ def test_merged_outages_equal_the_undivided_study(whole: StudyResult, fleet: tup
     merged = fleet[0]
     for name in ("n1_converged", "n1_worst_loading_percent", "n1_min_vm_pu", "n1_max_vm_pu"):
         np.testing.assert_allclose(merged.dataset[name].values, whole.dataset[name].values, atol=1e-6, equal_nan=True)
-    assert whole.contingency is not None and merged.contingency is not None
+    assert whole.contingency is not None
+    assert merged.contingency is not None
     assert without_timings(merged.contingency.model_dump()) == without_timings(whole.contingency.model_dump())
 
 
@@ -91,7 +93,8 @@ def test_merged_hosting_capacity_equals_the_undivided_search(whole: StudyResult,
     merged = fleet[0].hosting_capacity
     assert merged is not None
     n1 = [limit for limit in whole.hosting_capacity.limits if limit.criterion.value == "n1"]
-    assert n1 and n1[0].found_limit, "the case must have a binding N-1 limit to test the merge"
+    assert n1, "the case must have an N-1 limit to test the merge"
+    assert n1[0].found_limit, "the case must have a binding N-1 limit to test the merge"
     for mine, theirs in zip(merged.limits, whole.hosting_capacity.limits, strict=True):
         assert mine.criterion == theirs.criterion
         assert mine.max_mw == pytest.approx(theirs.max_mw, abs=1e-9)
@@ -189,16 +192,19 @@ def test_a_fleet_that_defers_the_hosting_search_to_the_merge_gives_the_undivided
         merge_parts(merger, slices),
         execution=FLEET,
         started_at=merger.started_at,
-        progress=lambda fraction, step: seen.append(fraction),
+        progress=lambda fraction, _step: seen.append(fraction),
     )
     assert seen == sorted(seen), "progress never goes back"
-    assert merged.hosting_capacity is not None and whole.hosting_capacity is not None
+    assert merged.hosting_capacity is not None
+    assert whole.hosting_capacity is not None
     assert without_timings(merged.hosting_capacity.model_dump()) == without_timings(whole.hosting_capacity.model_dump())
-    assert merged.contingency is not None and whole.contingency is not None
+    assert merged.contingency is not None
+    assert whole.contingency is not None
     assert without_timings(merged.contingency.model_dump()) == without_timings(whole.contingency.model_dump())
     assert [f.what for f in merged.findings] == [f.what for f in whole.findings]
 
 
 def test_the_hosting_search_is_not_deferred_when_the_slices_need_it(catalog_grid: Callable[[str], Grid]) -> None:
     plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet, hosting=False)
-    assert plan.hosting is not None and plan.hosting_n1
+    assert plan.hosting is not None
+    assert plan.hosting_n1

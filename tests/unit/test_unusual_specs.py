@@ -53,8 +53,10 @@ def test_a_nose_beyond_the_search_is_not_reported_as_one(catalog_grid: Callable[
     result = run_study(spec, catalog_grid("activsg200"))
     assert result.stages[1].converged  # 5,000 MW solves: no collapse within 1,000 MW
     collapse = next(limit for limit in result.hosting_capacity.limits if limit.criterion.value == "voltage_collapse")
-    assert not collapse.found_limit and collapse.binding_kind is None
-    assert "voltage collapse above 1,000 MW" in _hosting_texts(result)[0] and "(nose)" not in _hosting_texts(result)[0]
+    assert not collapse.found_limit
+    assert collapse.binding_kind is None
+    assert "voltage collapse above 1,000 MW" in _hosting_texts(result)[0]
+    assert "(nose)" not in _hosting_texts(result)[0]
     quiet = run_study(_spec(analyses={"hosting_capacity": hosting | {"collapse": False}}), catalog_grid("activsg200"))
     assert all(limit.criterion.value != "voltage_collapse" for limit in quiet.hosting_capacity.limits)
 
@@ -63,7 +65,8 @@ def test_an_n1_limit_bound_by_an_unsolvable_outage_says_so(catalog_grid: Callabl
     spec = _spec(site={"bus": 189}, analyses={"hosting_capacity": {"max_mw": 1500, "resolution_mw": 5}})
     result = run_study(spec, catalog_grid("activsg200"))
     n1 = next(limit for limit in result.hosting_capacity.limits if limit.criterion.value == "n1")
-    assert n1.binding_kind == "no_solution" and n1.binding_outage
+    assert n1.binding_kind == "no_solution"
+    assert n1.binding_outage
     assert f"(no AC solution after the outage of {n1.binding_outage})" in _hosting_texts(result)[0]
 
 
@@ -107,7 +110,8 @@ def test_n1_violations_the_facility_barely_moved_are_warnings_listed_last(catalo
     result = run_study(spec, catalog_grid("activsg500"))
     assert result.contingency is not None
     statuses = [violation.status for violation in result.contingency.stages[1].violations]
-    assert "marginal" in statuses and statuses.index("marginal") == sum(s != "marginal" for s in statuses)
+    assert "marginal" in statuses
+    assert statuses.index("marginal") == sum(s != "marginal" for s in statuses)
     listed = [finding for finding in result.findings if finding.category == "contingency" and "outage of" in finding.what]
     assert all((finding.severity is Severity.WARNING) == finding.what.endswith("[marginal]") for finding in listed)
 
@@ -129,7 +133,8 @@ def test_a_trip_first_drops_what_the_slack_carried_for_the_unserved_demand(catal
     result = run_study(spec, catalog_grid("activsg200"))
     assert result.load_loss is not None
     for stage, trip in zip(result.stages, result.load_loss.stages, strict=True):
-        assert stage.unserved_mw > 0 and trip.converged  # 2,500 MW: "no AC solution after the trip" before
+        assert stage.unserved_mw > 0
+        assert trip.converged
         added = {f.fuel: f.delta_p_mw for f in stage.dispatch_by_fuel}
         dropped = trip.generation_reduction_by_fuel
         assert -dropped["coal"] <= added["coal"] * 1.01  # not pushed below where the stage found them

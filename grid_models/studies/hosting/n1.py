@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from grid_models.errors import SolverError
+from grid_models.errors import InternalError
 from grid_models.facility import FacilityParameters
 from grid_models.results.analyses import (
     ContingencyStatus,
@@ -25,6 +25,7 @@ from grid_models.results.analyses import (
     HostingCurvePoint,
     HostingLimit,
 )
+from grid_models.results.kinds import BindingKind
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import IntArray, SolverSettings
 from grid_models.spec.study import ContingencyOptions, Criteria, HostingCapacityOptions
@@ -60,7 +61,7 @@ class N1Failure(BaseModel):
 
     element: str
     name: str
-    kind: str
+    kind: BindingKind
     outage: str
     value: float | None
     limit: float | None
@@ -95,24 +96,24 @@ def _outages_at(
 
 def _n1_failure(search: HostingSearch, stage: StageSolve, n1: N1Inputs, check: Callable[[], None] | None) -> N1Failure | None:
     if not stage.converged:
-        return N1Failure(element="", name="", kind="no_solution", outage="none", value=None, limit=None)
+        return N1Failure(element="", name="", kind=BindingKind.NO_SOLUTION, outage="none", value=None, limit=None)
     table = _outages_at(search, stage, n1, check=check)
     result = evaluate_contingencies(
         search.backend.prepared, table, base_table=n1.base_table, stage=stage, criteria=search.criteria
     )
-    worst = next((v for v in result.violations if v.status in ("new", "worsened")), None)
+    worst = next((v for v in result.violations if v.status.attributable), None)
     if worst is not None:
         return N1Failure(
             element=worst.monitored,
             name=worst.monitored_name,
-            kind=worst.kind,
+            kind=BindingKind.of(worst.kind),
             outage=worst.contingency,
             value=worst.value,
             limit=worst.limit,
         )
     failed = next((e for e in result.events if e.status is ContingencyStatus.NO_SOLUTION), None)  # not pre-existing ones
     if failed is not None:
-        return N1Failure(element="", name="", kind="no_solution", outage=failed.contingency, value=None, limit=None)
+        return N1Failure(element="", name="", kind=BindingKind.NO_SOLUTION, outage=failed.contingency, value=None, limit=None)
     return None
 
 
@@ -166,8 +167,8 @@ def hosting_n1_part(
     else:
         low, high = bisect(lambda p: not fails(p), 0.0, ceiling, plan.resolution_mw)
         first = evaluate(search.trial(high))
-        if first is None:  # cannot happen: both checks apply the same attribution
-            raise SolverError(f"the N-1 check at {high:.3f} MW failed but its full evaluation found nothing")
+        if first is None:  # both checks apply the same attribution
+            raise InternalError(f"the N-1 check at {high:.3f} MW failed but its full evaluation found nothing")
     return N1Part(
         secure=first is None,
         low_mw=low,
@@ -183,7 +184,7 @@ def merge_n1_parts(parts: list[N1Part], *, plan: HostingPlan) -> HostingLimit:
     top, ceiling = plan.search_max_mw, plan.ceiling_mw
     failing = [part for part in parts if not part.secure]
     if not failing:
-        binding: Binding = (None, None, "voltage_collapse" if ceiling < top else None, None, None)
+        binding = Binding(kind=BindingKind.VOLTAGE_COLLAPSE if ceiling < top else None)
         secure = hosting_limit(
             HostingCriterion.N1,
             low=ceiling,
@@ -194,13 +195,14 @@ def merge_n1_parts(parts: list[N1Part], *, plan: HostingPlan) -> HostingLimit:
         )
         return secure.model_copy(update={"found_limit": ceiling < top})
     first = min(failing, key=lambda part: part.low_mw)  # min() keeps the first of equal ones
-    assert first.failure is not None
     f = first.failure
+    if f is None:  # a part that is not secure has a failure by construction
+        raise InternalError("an N-1 hosting part failed without a binding element")
     return hosting_limit(
         HostingCriterion.N1,
         low=first.low_mw,
         high=first.high_mw,
-        binding=(f.element, f.name, f.kind, f.value, f.limit),
+        binding=Binding(f.element, f.name, f.kind, f.value, f.limit),
         outage=f.outage,
         search_max=top,
         largest_stage_mw=plan.largest_stage_mw,

@@ -14,12 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from grid_models.facility import FacilityParameters, StageSpec, stage_load
 from grid_models.results.analyses import HostingCapacityResult, HostingCriterion, HostingCurvePoint, HostingLimit
-from grid_models.results.study import Finding, Severity, StageResult, ViolationStatus
+from grid_models.results.kinds import BindingKind, FindingCategory, Severity
+from grid_models.results.study import Finding, StageResult
 from grid_models.results.text import mw_text, named, stage_title
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.types import SolverSettings
@@ -94,24 +96,34 @@ def bisect(passes: Callable[[float], bool], low: float, high: float, resolution:
     return low, high
 
 
-def _n0_binding(trial: Trial) -> tuple[str | None, str | None, str | None, float | None, float | None]:
+class Binding(NamedTuple):
+    """What fails just above a hosting limit: the element, its name, the kind of limit, the value
+    it reached and the limit; all None when nothing failed (the search reached its end)."""
+
+    element: str | None = None
+    name: str | None = None
+    kind: BindingKind | None = None
+    value: float | None = None
+    limit: float | None = None
+
+
+_NO_BINDING = Binding()
+_NO_SOLUTION = Binding(kind=BindingKind.NO_SOLUTION)
+
+
+def _n0_binding(trial: Trial) -> Binding:
     if not trial.stage.converged:
-        return None, None, "no_solution", None, None
-    counted = (ViolationStatus.NEW, ViolationStatus.WORSENED)
-    thermal = [v for v in trial.summary.thermal_violations if v.status in counted]
-    voltage = [v for v in trial.summary.voltage_violations if v.status in counted]
+        return _NO_SOLUTION
+    thermal = [v for v in trial.summary.thermal_violations if v.status.attributable]
+    voltage = [v for v in trial.summary.voltage_violations if v.status.attributable]
     if thermal:
         v = thermal[0]
-        return v.branch, v.name, "thermal", v.loading_percent, v.limit_percent
+        return Binding(v.branch, v.name, BindingKind.THERMAL, v.loading_percent, v.limit_percent)
     if voltage:
         b = voltage[0]
-        kind = "low_voltage" if b.vm_pu < b.limit_pu else "high_voltage"
-        return f"bus {b.bus_id}", b.bus_name, kind, b.vm_pu, b.limit_pu
-    return None, None, None, None, None
-
-
-Binding = tuple[str | None, str | None, str | None, float | None, float | None]  # element, name, kind, value, limit
-_NO_BINDING: Binding = (None, None, None, None, None)
+        kind = BindingKind.LOW_VOLTAGE if b.vm_pu < b.limit_pu else BindingKind.HIGH_VOLTAGE
+        return Binding(f"bus {b.bus_id}", b.bus_name, kind, b.vm_pu, b.limit_pu)
+    return _NO_BINDING
 
 
 def hosting_limit(
@@ -214,7 +226,7 @@ def plan_hosting(
 ) -> HostingPlan:
     """The N-0 limit and (when asked, or when an N-1 limit follows) the voltage-collapse limit."""
     clock = time.perf_counter()
-    report = progress or (lambda fraction, step: None)
+    report = progress or (lambda _fraction, _step: None)
     search = HostingSearch(backend, base, context=context, criteria=criteria, params=params, settings=settings)
     top, resolution = options.max_mw, options.resolution_mw
     report(0.0, "hosting capacity: N-0 limit")
@@ -230,7 +242,7 @@ def plan_hosting(
         report(0.5, "hosting capacity: voltage collapse")
         ceiling, high_c, bracket_c = _search_limit(search, lambda t: t.stage.converged, top=top, resolution=resolution)
         if options.collapse:
-            collapse: Binding = (None, None, "no_solution", None, None) if bracket_c is not None else _NO_BINDING
+            collapse = _NO_SOLUTION if bracket_c is not None else _NO_BINDING
             limits.append(
                 hosting_limit(
                     HostingCriterion.VOLTAGE_COLLAPSE,
@@ -261,7 +273,7 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
         outage = f" after the outage of {limit.binding_outage}" if limit.binding_outage else ""
         if limit.binding_element:
             binding = f" ({limit.binding_kind} on {named(limit.binding_element, limit.binding_element_name)}{outage})"
-        elif limit.binding_kind == "no_solution" and outage:
+        elif limit.binding_kind is BindingKind.NO_SOLUTION and outage:
             binding = f" (no AC solution{outage})"
         # max_mw None: the criterion fails at the first step of the search, below the resolution
         capacity = limit.max_mw if limit.max_mw is not None else 0.0
@@ -273,7 +285,7 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
                     severity=Severity.VIOLATION
                     if limit.criterion is not HostingCriterion.VOLTAGE_COLLAPSE
                     else Severity.CRITICAL,
-                    category="hosting_capacity",
+                    category=FindingCategory.HOSTING_CAPACITY,
                     what=f"{stage_title(largest_label, largest_stage_mw)} exceeds the {name} hosting capacity of the POI, "
                     f"{amount}, by {mw_text(largest_stage_mw - capacity)}{binding}",
                     where=f"bus {result.poi_bus}",
@@ -286,7 +298,7 @@ def hosting_findings(result: HostingCapacityResult, *, largest_stage_mw: float, 
             )
     summary = Finding(
         severity=Severity.INFO,
-        category="hosting_capacity",
+        category=FindingCategory.HOSTING_CAPACITY,
         what=f"hosting capacity at bus {result.poi_bus}: " + "; ".join(parts) + f" (to {result.resolution_mw:g} MW)",
         where=f"bus {result.poi_bus}",
         element_type="bus",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grid_models.results.analyses import ContingencyAnalysisResult, ContingencyStageResult, ContingencyStatus, StudyAreaInfo
-from grid_models.results.study import Finding, Severity, ViolationStatus
+from grid_models.results.kinds import FindingCategory, Severity, ViolationKind, ViolationStatus
+from grid_models.results.study import Finding
 from grid_models.results.text import mw_text, named, stage_title
 from grid_models.solver.network import PreparedNetwork
 from grid_models.spec.study import ContingencyOptions, Criteria, StudyAreaMode
@@ -83,6 +84,7 @@ def evaluate_contingency_tables(
 
 
 _MAX_PER_STAGE = 10
+_VERBS = {ViolationKind.THERMAL: "overloads", ViolationKind.LOW_VOLTAGE: "pulls down", ViolationKind.HIGH_VOLTAGE: "raises"}
 
 
 def _name(stage: ContingencyStageResult) -> str:
@@ -103,7 +105,7 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
     found = [
         Finding(
             severity=Severity.INFO,
-            category="contingency",
+            category=FindingCategory.CONTINGENCY,
             stage_index=stage.stage_index,
             stage=stage.label,
             what=f"{_name(stage)}: N-1 over {stage.contingencies} outages: {_counted(stage.with_violations, 'causes', 'cause')} "
@@ -113,18 +115,18 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
         )
     ]
     for violation in stage.violations[:_MAX_PER_STAGE]:
-        what = "overloads" if violation.kind == "thermal" else ("pulls down" if violation.kind == "low_voltage" else "raises")
+        what = _VERBS[violation.kind]
         unit = violation.unit
         base = (
             f"; same outage without the facility {violation.base_value:.4g} {violation.unit}"
             if violation.base_value is not None
             else ""
         )
-        marginal = violation.status == ViolationStatus.MARGINAL.value  # beyond a limit, but not moved by the facility
+        marginal = violation.status is ViolationStatus.MARGINAL  # beyond a limit, but not moved by the facility
         found.append(
             Finding(
                 severity=Severity.WARNING if marginal else Severity.VIOLATION,
-                category="contingency",
+                category=FindingCategory.CONTINGENCY,
                 stage_index=stage.stage_index,
                 stage=stage.label,
                 what=f"{_name(stage)}: outage of {named(violation.contingency, violation.outage_name)} {what} "
@@ -143,7 +145,7 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
             found.append(
                 Finding(
                     severity=Severity.CRITICAL,
-                    category="contingency",
+                    category=FindingCategory.CONTINGENCY,
                     stage_index=stage.stage_index,
                     stage=stage.label,
                     what=f"{_name(stage)}: after the outage of {named(event.contingency, event.outage_name)} the grid has no AC "
@@ -156,7 +158,7 @@ def _stage_findings(stage: ContingencyStageResult) -> list[Finding]:
             found.append(
                 Finding(
                     severity=Severity.WARNING,
-                    category="contingency",
+                    category=FindingCategory.CONTINGENCY,
                     stage_index=stage.stage_index,
                     stage=stage.label,
                     what=f"{_name(stage)}: the single outage of {named(event.contingency, event.outage_name)} disconnects the "
@@ -182,7 +184,7 @@ def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
         found.append(
             Finding(
                 severity=Severity.WARNING,
-                category="contingency",
+                category=FindingCategory.CONTINGENCY,
                 stage_index=0,
                 stage=base.label,
                 what=f"without the facility, {base.pre_existing_only} of {base.contingencies} study-area outages already "
@@ -195,7 +197,7 @@ def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
         found.append(
             Finding(
                 severity=Severity.CRITICAL if failing.no_solution else Severity.VIOLATION,
-                category="summary",
+                category=FindingCategory.SUMMARY,
                 stage_index=failing.stage_index,
                 stage=failing.label,
                 what=f"the grid first fails N-1 at {_name(failing)}: "
@@ -208,7 +210,7 @@ def contingency_findings(result: ContingencyAnalysisResult) -> list[Finding]:
         found.append(
             Finding(
                 severity=Severity.INFO,
-                category="summary",
+                category=FindingCategory.SUMMARY,
                 # only stages with an N-0 solution have an N-1 (the N-0 findings name the others)
                 what=f"every solved stage up to {mw_text(max(s.facility_p_mw for s in stages))} is N-1 secure over the "
                 f"{result.contingencies} study-area outages (beyond pre-existing problems)",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grid_models.results.analyses import ContingencyEvent, ContingencyStageResult, ContingencyStatus, ContingencyViolation
-from grid_models.results.study import ViolationStatus
+from grid_models.results.kinds import ViolationKind, ViolationStatus
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.types import FloatArray
 from grid_models.spec.study import Criteria
@@ -31,7 +31,7 @@ _STATUS_OF = {code: status for status, code in _CODES.items()}
 class _Check:
     """One kind of check over a rows x elements matrix."""
 
-    kind: str
+    kind: ViolationKind
     unit: str
     value: FloatArray  # rows x elements
     base: FloatArray | None
@@ -88,10 +88,14 @@ def _checks(prepared: PreparedNetwork, table: OutageTable, base: OutageTable | N
     bvm = base_vm[:, buses] if base_vm is not None else None
     bload = base_loading[:, branches] if base_loading is not None else None
     return [
-        _Check("low_voltage", "pu", vm, bvm, criteria.post_contingency_vm_min_pu, -1.0, criteria.worsened_vm_pu, buses),
-        _Check("high_voltage", "pu", vm, bvm, criteria.post_contingency_vm_max_pu, 1.0, criteria.worsened_vm_pu, buses),
         _Check(
-            "thermal",
+            ViolationKind.LOW_VOLTAGE, "pu", vm, bvm, criteria.post_contingency_vm_min_pu, -1.0, criteria.worsened_vm_pu, buses
+        ),
+        _Check(
+            ViolationKind.HIGH_VOLTAGE, "pu", vm, bvm, criteria.post_contingency_vm_max_pu, 1.0, criteria.worsened_vm_pu, buses
+        ),
+        _Check(
+            ViolationKind.THERMAL,
             "%",
             loading,
             bload,
@@ -105,7 +109,7 @@ def _checks(prepared: PreparedNetwork, table: OutageTable, base: OutageTable | N
 
 def _element(prepared: PreparedNetwork, check: _Check, column: int) -> tuple[str, str]:
     position = int(check.elements[column])
-    if check.kind == "thermal":
+    if check.kind is ViolationKind.THERMAL:
         return prepared.branch_label(position), prepared.branch_names[position]
     return f"bus {int(prepared.bus_ids[position])}", prepared.bus_names[position]
 
@@ -137,7 +141,7 @@ def _violation_records(
                 unit=check.unit,
                 pre_contingency_value=float(pre[index][col]),
                 base_value=base,
-                status=_STATUS_OF[int(codes[index][row, col])].value,
+                status=_STATUS_OF[int(codes[index][row, col])],
             )
         )
     return records, max(len(cells) - MAX_LISTED_VIOLATIONS, 0)

@@ -42,8 +42,8 @@ def test_admittance_matrix_equals_matpower(grid_id: str) -> None:
     case, expected = _matpower_ybus(grid_id)
     net, report = matpower_to_net(case, name=grid_id)
     pp.runpp(net, lightsim2grid=False, trafo_model="pi", init="flat", max_iteration=1, tolerance_mva=1e12, numba=False)
-    ybus = net._ppc["internal"]["Ybus"]
-    order = net._pd2ppc_lookups["bus"][net.bus.index.to_numpy()]
+    ybus = net._ppc["internal"]["Ybus"]  # noqa: SLF001 - pandapower keeps the solved internal case only here
+    order = net._pd2ppc_lookups["bus"][net.bus.index.to_numpy()]  # noqa: SLF001 - pandapower keeps the solved internal case only here
     difference = abs(ybus[order][:, order] - expected).max()
     assert difference <= 1e-9 * abs(expected).max()
     assert report.lines + report.transformers == len(case.branch)

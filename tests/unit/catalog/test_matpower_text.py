@@ -19,7 +19,8 @@ def test_parses_tables_strings_and_comments() -> None:
     assert case.bus.shape == (3, 13)
     assert case.gen.shape == (2, 10)
     assert case.branch.shape == (3, 13)
-    assert case.gencost is not None and case.gencost[1, 4] == pytest.approx(0.085)
+    assert case.gencost is not None
+    assert case.gencost[1, 4] == pytest.approx(0.085)
     assert case.bus_name == ["NORTH 0", "CENTER % not a comment", "SOUTH'S END"]
     assert case.genfuel == ["ng", "coal"]
     np.testing.assert_allclose(case.bus[:, 7], [1.02, 1.0, 1.01])

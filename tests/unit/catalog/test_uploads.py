@@ -36,7 +36,8 @@ def _case9_json(mutate=None) -> bytes:  # type: ignore[no-untyped-def]
 
 def test_pandapower_json_upload_runs_a_study() -> None:
     grid = load_upload(_case9_json(), grid_id="case9", filename="case9.json")
-    assert len(grid.net.bus) == 9 and len(grid.net.ext_grid) == 1
+    assert len(grid.net.bus) == 9
+    assert len(grid.net.ext_grid) == 1
     spec = StudySpec.model_validate({"grid": {"upload_id": "case9"}, "site": {"bus": 4}, "stages": [{"mw": 20}, {"mw": 60}]})
     result = run_study(spec, grid)
     assert all(stage.converged for stage in result.stages)
@@ -147,7 +148,8 @@ def test_pandapower_case14_with_all_null_columns_runs_a_study() -> None:
     pp.create_sgen(net, 4, p_mw=5.0)
     net.sgen["min_q_mvar"], net.sgen["max_q_mvar"] = np.nan, np.nan
     grid = load_upload(pp.to_json(net).encode(), grid_id="case14", filename="case14.json")
-    assert grid.net.trafo.tap_step_degree.dtype.kind == "f" and grid.net.sgen.max_q_mvar.dtype.kind == "f"
+    assert grid.net.trafo.tap_step_degree.dtype.kind == "f"
+    assert grid.net.sgen.max_q_mvar.dtype.kind == "f"
     assert grid.net.load.name.dtype == object  # names stay text
     spec = StudySpec.model_validate({"grid": {"upload_id": "case14"}, "site": {"bus": 8}, "stages": [{"mw": 10}]})
     result = run_study(spec, grid)
@@ -169,7 +171,8 @@ def test_an_external_grid_without_active_limits_serves_the_facility() -> None:
     result = run_study(spec, grid)
     assert result.stages[0].unserved_mw == 0.0
     assert result.stages[0].delta_generation_mw == pytest.approx(10 + result.stages[0].delta_losses_mw, abs=0.01)
-    assert result.load_loss is not None and all(stage.converged for stage in result.load_loss.stages)
+    assert result.load_loss is not None
+    assert all(stage.converged for stage in result.load_loss.stages)
 
 
 def test_an_out_of_service_bus_stays_dead_with_its_branch_and_load() -> None:
@@ -278,11 +281,14 @@ def test_findings_name_the_uploaders_elements() -> None:
     )
     result = run_study(spec, grid)
     labels = result.dataset.contingency.values.tolist()
-    assert "ext_grid 0" in labels and "gen 2" not in labels
+    assert "ext_grid 0" in labels
+    assert "gen 2" not in labels
     assert sorted(result.dataset.gen_label.values.tolist()) == ["ext_grid 0", "gen 0", "gen 1"]
     text = " ".join(f"{finding.what} {finding.where}" for finding in result.findings)
-    assert "outage of line" in text and "after the outage of" in text
-    assert "''" not in text and "'None'" not in text
+    assert "outage of line" in text
+    assert "after the outage of" in text
+    assert "''" not in text
+    assert "'None'" not in text
 
 
 def _edited_case9(table: str, edit) -> bytes:  # type: ignore[no-untyped-def]

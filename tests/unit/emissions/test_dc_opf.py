@@ -50,7 +50,8 @@ def test_congestion_moves_the_dispatch_as_computed_by_hand() -> None:
     assert dispatch.flow_mw[limited] == pytest.approx(LIMIT_MW, abs=1e-6)
     assert list(dispatch.congested(network)) == [limited]
     stuck = dc_opf(network, prepared, schedule_mw=np.zeros(2), movable=np.array([True, False]))  # the dear unit stays off
-    assert stuck.p_mw[0] == pytest.approx(150.0) and stuck.overload_mw[limited] == pytest.approx(100.0 - LIMIT_MW, abs=1e-6)
+    assert stuck.p_mw[0] == pytest.approx(150.0)
+    assert stuck.overload_mw[limited] == pytest.approx(100.0 - LIMIT_MW, abs=1e-6)
 
 
 def test_the_same_case_in_pandapowers_dc_opf() -> None:
@@ -89,7 +90,8 @@ def test_the_increment_is_energy_balanced_and_the_optimum_is_feasible(catalog_gr
         network, prepared, schedule_mw=prepared.gen_p_mw, movable=movable, losses_mw=30.0, extra_demand_mw=700.0, extra_bus=poi
     )
     assert (stage.p_mw - base.p_mw).sum() == pytest.approx(700.0, abs=1e-6)
-    assert stage.unserved_mw == 0 and stage.spilled_mw == 0
+    assert stage.unserved_mw == 0
+    assert stage.spilled_mw == 0
     rate = np.nan_to_num(network.rate_mw, nan=np.inf)
     assert np.all(np.abs(stage.flow_mw) <= rate + 1e-3 + stage.overload_mw)
     assert np.all(stage.p_mw[movable] >= prepared.gen_pmin_mw[movable] - 1e-9)

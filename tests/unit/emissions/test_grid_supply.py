@@ -35,7 +35,7 @@ TONS = 8760 / 2000
 def plan(catalog_grid: Callable[[str], Grid]) -> StudyPlan:
     spec = json.loads(EXAMPLE.read_text())
     spec["analyses"] = {}
-    return plan_study(StudySpec.model_validate(spec), catalog_grid("activsg2000"), progress=lambda f, s: None)
+    return plan_study(StudySpec.model_validate(spec), catalog_grid("activsg2000"), progress=lambda _f, _s: None)
 
 
 def _run(plan: StudyPlan, **options: object) -> GridSupplyResult:
@@ -60,10 +60,13 @@ def _by_hand(method: MethodEmissions, pollutant: Pollutant) -> float:
 
 
 def test_every_method_serves_the_demand_plus_the_added_losses(plan: StudyPlan, result: GridSupplyResult) -> None:
-    assert result.egrid_subregion == "ERCT" and result.main_method == "dc_opf"
+    assert result.egrid_subregion == "ERCT"
+    assert result.main_method == "dc_opf"
+    assert len(result.stages) == len(plan.solves) - 1 >= 1
     for stage, solve in zip(result.stages, plan.solves[1:], strict=True):
         assert solve.load is not None
         added = solve.load.p_mw + stage.delta_losses_mw
+        assert {m.method for m in stage.methods} == {"power_flow", "merit_order", "dc_opf"}
         for method in stage.methods:
             assert method.delta_generation_mw == pytest.approx(added, abs=1e-6), method.method
             assert sum(method.by_fuel_mw.values()) == pytest.approx(added, abs=0.05)
@@ -71,8 +74,11 @@ def test_every_method_serves_the_demand_plus_the_added_losses(plan: StudyPlan, r
 
 
 def test_tons_follow_the_reference_rates_by_hand(result: GridSupplyResult) -> None:
+    assert result.stages
     for stage in result.stages:
+        assert stage.methods
         for method in stage.methods:
+            assert method.by_fuel_mw, f"{method.method} moved no unit: nothing to check by hand"
             assert set(method.by_fuel_mw) <= set(LB_PER_MWH), method.by_fuel_mw
             for pollutant in (Pollutant.CO2, Pollutant.NOX, Pollutant.SO2):
                 assert method.added_tpy[pollutant] == pytest.approx(_by_hand(method, pollutant), rel=1e-9), (
@@ -111,7 +117,8 @@ def test_options_change_what_they_say(plan: StudyPlan, result: GridSupplyResult)
     lignite = _run(
         plan, coal_rank="lignite", dc_opf=False, load_factor=0.5, factor_overrides={"technology_rates.gas_cc.nox": 0.01}
     )
-    assert lignite.main_method == "merit_order" and len(lignite.stages[0].methods) == 2
+    assert lignite.main_method == "merit_order"
+    assert len(lignite.stages[0].methods) == 2
     merit = lignite.stages[-1].methods[-1]
     reference = next(m for m in result.stages[-1].methods if m.method == "merit_order")
     coal = merit.by_fuel_mw.get("coal", 0.0)

@@ -47,7 +47,8 @@ def test_thirty_five_units_are_a_hap_major_source() -> None:
     result = screen_onsite(_memphis(35), stages=["Phase 1"])
     assert result.stages[0].pte_tpy[Pollutant.FORMALDEHYDE] == pytest.approx(19.2, abs=0.1)  # REFERENCE: ~19 tpy
     hap = [c for c in result.stages[0].checks if c.rule == TITLE_V and c.pollutant is Pollutant.FORMALDEHYDE]
-    assert hap[0].triggered and hap[0].threshold_tpy == 10
+    assert hap[0].triggered
+    assert hap[0].threshold_tpy == 10
 
 
 def test_thirty_five_units_with_scr_at_2_ppm() -> None:
@@ -58,7 +59,8 @@ def test_thirty_five_units_with_scr_at_2_ppm() -> None:
 def test_psd_major_brings_the_significant_emission_rates() -> None:
     stage = screen_onsite(_memphis(15), stages=["Phase 1"]).stages[0]
     triggered = {(c.rule, c.pollutant) for c in stage.checks if c.triggered}
-    assert (PSD_MAJOR, Pollutant.NOX) in triggered and (PSD_SER, Pollutant.CO2E) in triggered
+    assert (PSD_MAJOR, Pollutant.NOX) in triggered
+    assert (PSD_SER, Pollutant.CO2E) in triggered
     small = screen_onsite(_memphis(1, hours_limit=500), stages=["Phase 1"]).stages[0]
     assert not [c for c in small.checks if c.triggered]
     assert all(not c.triggered for c in small.checks if c.rule == PSD_SER)  # below major: SERs do not apply
@@ -70,7 +72,8 @@ def test_ozone_class_lowers_the_nox_threshold() -> None:
     )
     stage = screen_onsite(spec, stages=["Phase 1"]).stages[0]
     nox = next(c for c in stage.checks if c.rule.startswith("ozone") and c.pollutant is Pollutant.NOX)
-    assert nox.threshold_tpy == 50 and nox.value_tpy == pytest.approx(HAND_NOX_25PPM * HAND_HEAT_INPUT * 2000 / 2000)
+    assert nox.threshold_tpy == 50
+    assert nox.value_tpy == pytest.approx(HAND_NOX_25PPM * HAND_HEAT_INPUT * 2000 / 2000)
 
 
 def test_units_join_at_their_stage_and_findings_name_the_first_stage_that_crosses() -> None:
@@ -80,7 +83,9 @@ def test_units_join_at_their_stage_and_findings_name_the_first_stage_that_crosse
     result = screen_onsite(onsite, stages=["Phase 1", "Phase 2"])
     assert [s.units for s in result.stages] == [5, 35]
     hap = [f for f in onsite_findings(result) if "FORMALDEHYDE" in f.what and f.rule and f.rule.startswith(TITLE_V)]
-    assert len(hap) == 1 and hap[0].stage_index == 2 and "not a permit determination" in hap[0].what
+    assert len(hap) == 1
+    assert hap[0].stage_index == 2
+    assert "not a permit determination" in hap[0].what
 
 
 def test_nsps_kkkk_bands_and_an_uncontrolled_turbine_over_its_limit() -> None:
@@ -89,10 +94,12 @@ def test_nsps_kkkk_bands_and_an_uncontrolled_turbine_over_its_limit() -> None:
         OnsiteGeneration.model_validate({"units": [{"count": 2, "nox_control": "uncontrolled"}]}), stages=["S1"]
     )
     group = result.groups[0]
-    assert group.nox_ppm == pytest.approx(0.32 / (HAND_NOX_25PPM / 25)) and group.nsps_exceeded
+    assert group.nox_ppm == pytest.approx(0.32 / (HAND_NOX_25PPM / 25))
+    assert group.nsps_exceeded
     assert any(f.severity.value == "warning" and "NSPS KKKK" in f.what for f in onsite_findings(result))
     dln = screen_onsite(OnsiteGeneration.model_validate({"units": [{"count": 2}]}), stages=["S1"]).groups[0]
-    assert dln.nox_ppm == pytest.approx(26.9, abs=0.1) and dln.nsps_exceeded  # AP-42 DLN 0.099 lb/MMBtu is 26.9 ppm > 25
+    assert dln.nox_ppm == pytest.approx(26.9, abs=0.1)
+    assert dln.nsps_exceeded
     stated = screen_onsite(OnsiteGeneration.model_validate({"units": [{"count": 2, "nox_ppm": 30}]}), stages=["S1"])
     assert [f.severity.value for f in onsite_findings(stated) if "NSPS" in f.what] == ["violation"]
     assert not [f for f in onsite_findings(screen_onsite(_memphis(2), stages=["S1"])) if "NSPS" in f.what]  # 25 ppm: at the limit
@@ -103,7 +110,8 @@ def test_kkkka_for_new_turbines_and_overrides() -> None:
         {"units": [{"count": 1, "commenced": "2025-06-01"}], "factor_overrides": {"turbines.ap42.co": 0.041}}
     )
     result = screen_onsite(onsite, stages=["S1"])
-    assert result.groups[0].nsps_subpart == "KKKKa" and result.groups[0].nsps_nox_limit_ppm is None
+    assert result.groups[0].nsps_subpart == "KKKKa"
+    assert result.groups[0].nsps_nox_limit_ppm is None
     assert any("KKKKa" in note for note in result.notes)
     co = result.groups[0].pte_tpy[Pollutant.CO]
     assert co == pytest.approx(0.041 * HAND_HEAT_INPUT * 8760 / 2000)

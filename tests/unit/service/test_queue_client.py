@@ -24,7 +24,8 @@ def _next_message() -> tuple[dict[str, object], list[object]]:
 
 def test_time_limits_grow_with_the_grid_and_stay_under_the_visibility_timeout() -> None:
     small, large, unknown = time_limits(200), time_limits(70_000), time_limits(None)
-    assert small[0] < small[1] and small < large <= unknown
+    assert small[0] < small[1]
+    assert small < large <= unknown
     assert unknown[1] <= LARGEST_HARD_LIMIT_S < VISIBILITY_TIMEOUT_S
     assert time_limits(10**9)[1] <= LARGEST_HARD_LIMIT_S
 
@@ -38,5 +39,6 @@ def test_each_message_carries_an_id_and_its_limits() -> None:
         send(BROKER, argument, buses=2000)
         headers, args = _next_message()
         soft, hard = time_limits(2000)
-        assert headers["task"] == name and args == [argument]
+        assert headers["task"] == name
+        assert args == [argument]
         assert list(headers["timelimit"]) == [hard, soft]  # type: ignore[call-overload]

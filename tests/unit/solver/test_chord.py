@@ -62,6 +62,7 @@ def _chord_only_failures(backend: LightSimBackend, base: StageSolve, positions: 
     return np.array([p for p in positions if not converged[int(p)]], dtype=np.int64)
 
 
+@pytest.mark.slow  # every activsg2000 branch outage, by Newton and by chord (about 20 s)
 def test_chord_batch_converges_where_newton_does_to_the_same_voltages(solved: tuple) -> None:
     backend, base, point = solved
     positions = np.flatnonzero(backend.prepared.branch_in_service)

@@ -43,7 +43,8 @@ def _base(grid: Grid) -> tuple[PreparedNetwork, RawSolution, np.ndarray]:
     prepared = prepare_network(grid.net)
     backend = LightSimBackend(prepared, SETTINGS)
     base = solve_base_case(backend, poi=0, initial=InitialVoltage.AUTO, settings=SETTINGS)
-    assert base.converged and base.q_settled
+    assert base.converged
+    assert base.q_settled
     return prepared, base.solution, base.q_state
 
 

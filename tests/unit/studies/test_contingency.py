@@ -95,7 +95,8 @@ def clinton_table(clinton: Case) -> OutageTable:
 
 def test_batch_and_one_by_one_paths_give_the_same_results(clinton: Case, clinton_table: OutageTable) -> None:
     fast, slow = clinton_table, _run(clinton, batch=False)
-    assert fast.converged.all() and slow.converged.all()
+    assert fast.converged.all()
+    assert slow.converged.all()
     assert 0 < fast.exact.sum() < len(clinton.contingencies)  # both paths were exercised
     np.testing.assert_array_equal(np.isnan(fast.vm_pu), np.isnan(slow.vm_pu))
     assert np.nanmax(np.abs(fast.vm_pu - slow.vm_pu)) <= 1e-6
@@ -120,7 +121,8 @@ def test_sweep_passes_give_the_one_by_one_results(catalog_grid: Callable[[str], 
     monkeypatch.setattr(limit_passes, "sweep_states", recording)
     fast, slow = _run(case), _run(case, batch=False)
     swept_positions = set(np.concatenate(swept).tolist())
-    assert len(swept) >= 3 and len(swept_positions) > 100  # several sweeps, many rows
+    assert len(swept) >= 3
+    assert len(swept_positions) > 100
     assert len(swept_positions & {c.position for c in cuts[:200]}) > 50
     np.testing.assert_array_equal(fast.converged, slow.converged)
     np.testing.assert_array_equal(fast.islanded_buses, slow.islanded_buses)
@@ -132,7 +134,7 @@ def test_sweep_passes_give_the_one_by_one_results(catalog_grid: Callable[[str], 
 def test_a_sweep_lightsim2grid_refuses_leaves_its_rows_to_the_one_by_one_path(
     clinton: Case, clinton_table: OutageTable, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def refuse(*args: Any, **keywords: Any) -> Any:
+    def refuse(*_args: Any, **_keywords: Any) -> Any:
         raise RuntimeError("remote voltage control is not supported")
 
     monkeypatch.setattr(limit_passes, "sweep_states", refuse)
@@ -219,7 +221,8 @@ def test_merit_order_stage_beyond_the_units_headroom_runs_its_n1(catalog_grid: C
     result = run_study(spec, catalog_grid("activsg200"))
     assert result.stages[0].unserved_mw > 0  # the dispatchable units run out: the case that crashed
     stage = result.contingency.stages[1] if result.contingency is not None else None
-    assert stage is not None and stage.no_solution + stage.no_solution_pre_existing < stage.contingencies
+    assert stage is not None
+    assert stage.no_solution + stage.no_solution_pre_existing < stage.contingencies
 
 
 def test_outages_match_plain_pandapower(clinton: Case, clinton_table: OutageTable) -> None:
@@ -319,7 +322,8 @@ def test_study_reports_n1_with_attribution(catalog_grid: Callable[[str], Grid]) 
     )
     result = run_study(spec, catalog_grid("activsg200"))
     n1 = result.contingency
-    assert n1 is not None and n1.study_area.mode == "sensitivity"
+    assert n1 is not None
+    assert n1.study_area.mode == "sensitivity"
     assert [s.stage_index for s in n1.stages] == [0, 1, 2]
     assert all(s.contingencies == n1.contingencies for s in n1.stages)
     base, small, large = n1.stages
@@ -337,7 +341,7 @@ def test_study_reports_n1_with_attribution(catalog_grid: Callable[[str], Grid]) 
 def test_a_raising_check_stops_the_run_after_the_first_batch_chunk(clinton: Case, monkeypatch: pytest.MonkeyPatch) -> None:
     """The check runs after the batch, before any one-by-one solve (the generator outages here)."""
 
-    def no_exact_solve(*args: object, **kwargs: object) -> None:
+    def no_exact_solve(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("an exact solve ran before the first check")
 
     monkeypatch.setattr(limit_passes, "_exact_row", no_exact_solve)
@@ -367,10 +371,11 @@ def test_an_outage_without_solution_before_the_facility_too_is_pre_existing(cata
             "analyses": {"contingency": {"study_area": {"mode": "whole_grid"}}},
         }
     )
-    plan = plan_study(spec, catalog_grid("activsg200"), progress=lambda fraction, step: None)
+    plan = plan_study(spec, catalog_grid("activsg200"), progress=lambda _fraction, _step: None)
     tables = {item.stage_index: solve_part(plan, item).table for item in plan_parts(plan)}
     options = spec.analyses.contingency
-    assert plan.area is not None and options is not None
+    assert plan.area is not None
+    assert options is not None
 
     def evaluate() -> ContingencyAnalysisResult:
         run = evaluate_contingency_tables(
@@ -383,7 +388,8 @@ def test_an_outage_without_solution_before_the_facility_too_is_pre_existing(cata
         return next(e.status for e in result.stages[1].events if e.contingency == "line 25")
 
     blamed = evaluate()
-    assert line_25(blamed) is ContingencyStatus.NO_SOLUTION and blamed.stages[1].no_solution == 1
+    assert line_25(blamed) is ContingencyStatus.NO_SOLUTION
+    assert blamed.stages[1].no_solution == 1
     assert any(f.severity.value == "critical" and "line 25" in f.what for f in contingency_findings(blamed))
     row = tables[0].row("line 25")
     tables[0].converged[row], tables[0].vm_pu[row], tables[0].loading_percent[row] = False, np.nan, np.nan

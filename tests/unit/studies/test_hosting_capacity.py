@@ -83,18 +83,21 @@ def _limit(result, criterion: HostingCriterion):  # type: ignore[no-untyped-def]
 
 def test_n0_limit_matches_a_sweep(springfield) -> None:  # type: ignore[no-untyped-def]
     limit = _limit(springfield[4], HostingCriterion.N0)
-    assert limit.found_limit and limit.max_mw is not None
+    assert limit.found_limit
+    assert limit.max_mw is not None
     coarse = _sweep(springfield, np.arange(10.0, limit.max_mw, 10.0))
     assert all(stage.converged and summary.new_violations == 0 for _, stage, summary in coarse)  # nothing fails below
     fine = _sweep(springfield, np.arange(np.floor(limit.max_mw) - 2, np.floor(limit.max_mw) + 4, 1.0))
     first_fail = next(mw for mw, stage, summary in fine if not stage.converged or summary.new_violations)
     assert limit.max_mw < first_fail <= limit.max_mw + 2 * springfield[4].resolution_mw
-    assert limit.binding_element is not None and limit.binding_kind in {"thermal", "low_voltage", "high_voltage"}
+    assert limit.binding_element is not None
+    assert limit.binding_kind in {"thermal", "low_voltage", "high_voltage"}
 
 
 def test_collapse_limit_matches_a_sweep(springfield) -> None:  # type: ignore[no-untyped-def]
     limit = _limit(springfield[4], HostingCriterion.VOLTAGE_COLLAPSE)
-    assert limit.found_limit and limit.max_mw is not None
+    assert limit.found_limit
+    assert limit.max_mw is not None
     sweep = _sweep(springfield, np.arange(np.floor(limit.max_mw) - 30, np.floor(limit.max_mw) + 10, 1.0))
     last_solved = max(mw for mw, stage, _ in sweep if stage.converged)
     assert abs(last_solved - limit.max_mw) <= 3.0
@@ -104,7 +107,9 @@ def test_n1_limit_matches_a_sweep(springfield) -> None:  # type: ignore[no-untyp
     backend, _, context, n1, result = springfield
     limit = _limit(result, HostingCriterion.N1)
     n0 = _limit(result, HostingCriterion.N0)
-    assert limit.found_limit and limit.max_mw is not None and limit.binding_outage is not None
+    assert limit.found_limit
+    assert limit.max_mw is not None
+    assert limit.binding_outage is not None
     assert limit.max_mw <= _limit(result, HostingCriterion.VOLTAGE_COLLAPSE).max_mw  # type: ignore[operator]
 
     def secure(mw: float) -> bool:
@@ -125,7 +130,8 @@ def test_curve_is_sorted_and_covers_the_search(springfield) -> None:  # type: ig
     curve = result.curve
     mw = [point.p_mw for point in curve]
     nose = _limit(result, HostingCriterion.VOLTAGE_COLLAPSE).max_mw
-    assert mw == sorted(mw) and mw[-1] > nose  # the curve reaches past the nose
+    assert mw == sorted(mw)
+    assert mw[-1] > nose
     assert not curve[-1].converged
     solved = [point for point in curve if point.converged]
     assert all(point.worst_loading_percent is not None and point.min_vm_pu is not None for point in solved)
@@ -142,7 +148,8 @@ def test_stopping_each_trial_at_its_first_failure_changes_nothing(springfield) -
         return hosting_n1_part(plan, n1, early_exit=early_exit)
 
     quick, full = part(early_exit=True), part(early_exit=False)
-    assert not quick.secure and quick.failure is not None
+    assert not quick.secure
+    assert quick.failure is not None
     assert (quick.low_mw, quick.high_mw, quick.failure) == (full.low_mw, full.high_mw, full.failure)
     assert [p.p_mw for p in quick.curve] == [p.p_mw for p in full.curve]
 
@@ -151,7 +158,7 @@ def test_a_stopped_run_holds_only_what_it_settled(springfield) -> None:  # type:
     backend, base, context, n1, _ = springfield
     seen: list[int] = []
 
-    def stop_after_three(table: OutageTable, rows: np.ndarray) -> bool:
+    def stop_after_three(_table: OutageTable, rows: np.ndarray) -> bool:
         seen.extend(int(r) for r in rows)
         return len(seen) >= 3
 
@@ -160,4 +167,5 @@ def test_a_stopped_run_holds_only_what_it_settled(springfield) -> None:  # type:
         settings=SETTINGS, batch=False, stop=stop_after_three,
     )  # fmt: skip
     assert seen == [0, 1, 2]
-    assert table.converged[:3].all() and not table.converged[3:].any()
+    assert table.converged[:3].all()
+    assert not table.converged[3:].any()

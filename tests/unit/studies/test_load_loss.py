@@ -40,7 +40,8 @@ def test_trip_matches_pandapower_and_balances(catalog_grid: Callable[[str], Grid
         reference = solve_with_q_limits(
             PandapowerBackend(prepared, SETTINGS), point, initial_state=stage.q_state, v_init=stage.solution.v, settings=SETTINGS
         ).solution
-        assert trip.converged and reference.converged
+        assert trip.converged
+        assert reference.converged
         assert trip.poi_vm_after_pu == pytest.approx(float(reference.vm_pu[poi]), abs=1e-6)
         assert trip.max_vm_pu == pytest.approx(float(np.nanmax(reference.vm_pu)), abs=1e-6)
         # the generation that stops is the facility's demand minus the change in losses
@@ -48,7 +49,8 @@ def test_trip_matches_pandapower_and_balances(catalog_grid: Callable[[str], Grid
         losses_change = reference.losses_mw - stage.solution.losses_mw
         assert reduction == pytest.approx(trip.lost_mw - losses_change, abs=0.2)
     findings = load_loss_findings(result)
-    assert len(findings) == 2 and all(f.severity is Severity.INFO for f in findings)
+    assert len(findings) == 2
+    assert all(f.severity is Severity.INFO for f in findings)
 
 
 def test_large_events_are_put_in_context() -> None:
@@ -72,5 +74,6 @@ def test_large_events_are_put_in_context() -> None:
         )
 
     found = load_loss_findings(LoadLossResult(criteria="", stages=[stage(1600.0), stage(2700.0)]))
-    assert "Virginia" in found[0].what and found[0].severity is Severity.WARNING
+    assert "Virginia" in found[0].what
+    assert found[0].severity is Severity.WARNING
     assert "ERCOT" in found[1].what

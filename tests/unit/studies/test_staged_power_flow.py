@@ -68,7 +68,8 @@ def test_activsg2000_staging_is_solver_independent(catalog_grid: Callable[[str],
     fast = _stages(LightSimBackend(prepared, SETTINGS), 3088, [200, 600, 1200], rule)
     slow = _stages(PandapowerBackend(prepared, SETTINGS), 3088, [200, 600, 1200], rule)
     for a, b in zip(fast, slow, strict=True):
-        assert a.converged and b.converged
+        assert a.converged
+        assert b.converged
         np.testing.assert_array_equal(a.q_state, b.q_state)
         assert np.max(np.abs(a.solution.vm_pu - b.solution.vm_pu)) <= 1e-6
         np.testing.assert_allclose(a.gen_p_mw, b.gen_p_mw, atol=1e-3)
