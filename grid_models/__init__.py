@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from grid_models.results import StudyResult
     from grid_models.spec import StudySpec
 
+_ERRORS = "grid_models.errors"
 _HOME = {
     "list_catalog": "grid_models.catalog.registry",
     "load_catalog_grid": "grid_models.catalog.registry",
@@ -50,21 +51,6 @@ _HOME = {
     "render_report": "grid_models.report",
     "StudyResult": "grid_models.results",
     "StudySpec": "grid_models.spec",
-    **{
-        name: "grid_models.errors"
-        for name in (
-            "BusNotFoundError",
-            "GridModelError",
-            "GridNotFoundError",
-            "GridValidationError",
-            "InternalError",
-            "PlanMismatchError",
-            "SolverError",
-            "StudyCanceled",
-            "StudySpecError",
-            "ValidationIssue",
-        )
-    },
 }
 
 __all__ = [
@@ -91,7 +77,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Load a public name from its module on first use."""
-    home = _HOME.get(name)
+    home = _HOME.get(name, _ERRORS if name in __all__ else None)
     if home is None:
         raise AttributeError(f"module 'grid_models' has no attribute {name!r}")
     value = getattr(importlib.import_module(home), name)

@@ -26,12 +26,17 @@ def _study(settings: Settings, study_id: str) -> Study:
         return study
 
 
-def _age(settings: Settings, study_id: str, **fields: object) -> None:
+def _set(settings: Settings, table: type[Study | StudyPart], row_id: str, **fields: object) -> None:
+    """Move a row's clock (or counters) as if time had passed."""
     with session_scope(settings.database()) as session:
-        study = session.get(Study, study_id)
-        assert study is not None
+        row = session.get(table, row_id)
+        assert row is not None
         for name, value in fields.items():
-            setattr(study, name, value)
+            setattr(row, name, value)
+
+
+def _age(settings: Settings, study_id: str, **fields: object) -> None:
+    _set(settings, Study, study_id, **fields)
 
 
 def test_a_live_study_is_left_alone(settings: Settings, sent: Sent) -> None:
@@ -98,11 +103,7 @@ def _claim_part(settings: Settings, part_id: str) -> str:
 
 
 def _age_part(settings: Settings, part_id: str, **fields: object) -> None:
-    with session_scope(settings.database()) as session:
-        part = session.get(StudyPart, part_id)
-        assert part is not None
-        for name, value in fields.items():
-            setattr(part, name, value)
+    _set(settings, StudyPart, part_id, **fields)
 
 
 def test_a_part_whose_worker_died_is_requeued_alone(settings: Settings, sent: Sent) -> None:
