@@ -16,8 +16,10 @@ from functools import cache
 from importlib import resources
 
 __all__ = [
+    "KG_PER_LB",
     "LB_PER_SHORT_TON",
     "LITERS_PER_GALLON",
+    "METRIC_TONNES_PER_SHORT_TON",
     "TABLES",
     "TABLES_VERSION",
     "Factor",
@@ -31,6 +33,8 @@ TABLES_VERSION = "2026.11"  # bump when a row changes
 TABLES = ("fuel_co2", "heat_rates", "technology_rates", "egrid", "turbines", "thresholds", "water")
 
 LB_PER_SHORT_TON = 2000.0  # definition of the US short ton
+KG_PER_LB = 0.45359237  # definition of the avoirdupois pound (exact)
+METRIC_TONNES_PER_SHORT_TON = LB_PER_SHORT_TON * KG_PER_LB / 1000.0  # 0.90718474: greenhouse-gas reports use metric tonnes
 LITERS_PER_GALLON = 3.785411784  # definition of the US liquid gallon
 
 

@@ -28,10 +28,10 @@ CATALOG: dict[str, CatalogEntry] = {
     for entry in (
         CatalogEntry("activsg200", "case_ACTIVSg200.m", "ACTIVSg200", "central Illinois", 200),
         CatalogEntry("activsg500", "case_ACTIVSg500.m", "ACTIVSg500", "South Carolina", 500),
-        CatalogEntry("activsg2000", "case_ACTIVSg2000.m", "ACTIVSg2000", "Texas (ERCOT footprint)", 2000),
-        CatalogEntry("activsg10k", "case_ACTIVSg10k.m", "ACTIVSg10k", "US West (WECC footprint)", 10000),
+        CatalogEntry("activsg2000", "case_ACTIVSg2000.m", "ACTIVSg2000", "Texas, ERCOT footprint", 2000),
+        CatalogEntry("activsg10k", "case_ACTIVSg10k.m", "ACTIVSg10k", "US West, WECC footprint", 10000),
         CatalogEntry("activsg25k", "case_ACTIVSg25k.m", "ACTIVSg25k", "US Northeast and Mid-Atlantic", 25000),
-        CatalogEntry("activsg70k", "case_ACTIVSg70k.m", "ACTIVSg70k", "Eastern US (incl. Memphis)", 70000),
+        CatalogEntry("activsg70k", "case_ACTIVSg70k.m", "ACTIVSg70k", "Eastern US, including Memphis", 70000),
     )
 }
 

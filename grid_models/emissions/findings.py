@@ -5,7 +5,7 @@ from __future__ import annotations
 from grid_models.results.environment import GridSupplyResult, GridSupplyStage, MethodEmissions, OnsiteResult, Pollutant
 from grid_models.results.kinds import FindingCategory, Severity
 from grid_models.results.study import Finding
-from grid_models.results.text import mw_text
+from grid_models.results.text import co2_text, mw_text, short_tons_text
 
 __all__ = ["comparison_findings", "grid_supply_findings"]
 
@@ -24,14 +24,15 @@ def _emission_finding(result: GridSupplyResult, stage: GridSupplyStage) -> Findi
         category=FindingCategory.EMISSIONS,
         stage_index=stage.stage_index,
         stage=stage.stage,
-        what=f"{stage.stage}, {mw_text(stage.facility_p_mw)}: grid supply adds CO2 {tons[Pollutant.CO2]:,.0f} t/yr, "
-        f"NOx {tons[Pollutant.NOX]:,.0f} tpy (gas as CC..CT: {low:,.0f}..{high:,.0f}), SO2 {tons[Pollutant.SO2]:,.0f} tpy "
+        what=f"{stage.stage}, {mw_text(stage.facility_p_mw)}: grid supply adds CO2 {co2_text(tons[Pollutant.CO2])}, "
+        f"NOx {short_tons_text(tons[Pollutant.NOX])} (gas as CC..CT: {low:,.0f}..{high:,.0f}), "
+        f"SO2 {short_tons_text(tons[Pollutant.SO2])} "
         f"({result.main_method.replace('_', ' ')}: {main.mix_text()}); marginal CO2 {marginal:,.0f} "
         f"lb/MWh vs eGRID {result.egrid_subregion} non-baseload {result.egrid_nonbaseload_lb_per_mwh:,.1f} and average "
         f"{result.egrid_average_lb_per_mwh:,.1f} lb/MWh{_not_counted(main)}",
         where="grid supply",
         value=tons[Pollutant.CO2],
-        unit="t CO2/yr",
+        unit="short ton CO2/yr",
     )
 
 

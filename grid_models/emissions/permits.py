@@ -22,6 +22,7 @@ from grid_models.results.environment import (
 )
 from grid_models.results.kinds import FindingCategory, Severity
 from grid_models.results.study import Finding
+from grid_models.results.text import co2_text
 from grid_models.spec.environment import OnsiteGeneration
 
 __all__ = ["onsite_findings", "screen_onsite"]
@@ -208,8 +209,8 @@ def onsite_findings(result: OnsiteResult) -> list[Finding]:
         last = result.stages[-1]
         pte = last.pte_tpy
         amounts = (
-            f"NOx {pte[Pollutant.NOX]:,.0f}, CO {pte[Pollutant.CO]:,.0f}, formaldehyde {pte[Pollutant.FORMALDEHYDE]:,.1f}, "
-            f"CO2 {pte[Pollutant.CO2]:,.0f} tons a year"
+            f"NOx {pte[Pollutant.NOX]:,.0f}, CO {pte[Pollutant.CO]:,.0f}, formaldehyde {pte[Pollutant.FORMALDEHYDE]:,.1f} "
+            f"short tons/yr and CO2 {co2_text(pte[Pollutant.CO2])}"
         )
         findings.append(
             Finding(

@@ -17,10 +17,10 @@ from grid_models.pipeline.progress import ProgressCallback
 from grid_models.provenance import gridimpact_version, library_versions, platform_name, python_version
 from grid_models.results.analyses import HostingCapacityResult, LoadLossResult
 from grid_models.results.environment import EnvironmentalResult
-from grid_models.results.study import ExecutionRecord, Finding, GridInfo, Provenance, StageResult, StudyResult
+from grid_models.results.study import ExecutionRecord, Finding, GridInfo, Monitoring, Provenance, StageResult, StudyResult
 from grid_models.solver.types import SolverSettings
 from grid_models.spec.study import StudySpec
-from grid_models.studies.evaluation import evaluate_stage
+from grid_models.studies.evaluation import evaluate_stage, monitored_buses
 from grid_models.studies.hosting.n1 import hosting_result
 from grid_models.studies.hosting.search import hosting_findings
 from grid_models.studies.load_loss import load_loss_findings, run_load_loss
@@ -46,7 +46,22 @@ def _grid_info(plan: StudyPlan) -> GridInfo:
     )
 
 
-def _assumptions(spec: StudySpec, settings: SolverSettings) -> list[str]:
+def _monitoring(plan: StudyPlan) -> Monitoring:
+    prepared, criteria = plan.prepared, plan.spec.criteria
+    in_service = prepared.net.bus.in_service.to_numpy(dtype=bool)
+    high_enough = in_service & (prepared.bus_vn_kv >= criteria.monitored_min_kv)
+    terminals = high_enough & prepared.generator_terminal
+    return Monitoring(
+        min_kv=criteria.monitored_min_kv,
+        generator_terminals=criteria.monitor_generator_terminals,
+        buses_monitored=int(monitored_buses(prepared, criteria).sum()),
+        buses_in_service=int(in_service.sum()),
+        below_min_kv=int((in_service & ~high_enough).sum()),
+        generator_terminals_excluded=0 if criteria.monitor_generator_terminals else int(terminals.sum()),
+    )
+
+
+def _assumptions(spec: StudySpec, settings: SolverSettings, monitoring: Monitoring) -> list[str]:
     defaults = facility_defaults()
     facility = spec.facility
     lines = [
@@ -56,6 +71,9 @@ def _assumptions(spec: StudySpec, settings: SolverSettings) -> list[str]:
         f"generators pick up the demand by '{spec.dispatch.rule.value}' among fuels {', '.join(spec.dispatch.dispatchable_fuels)}"
         + (" in the POI's area" if spec.dispatch.same_area_only else " system-wide"),
         "branch loading = apparent power at the more loaded end / MVA rating (MATPOWER RATE_A normal, RATE_B/C emergency)",
+        monitoring.text() + " (NERC TPL-001 applies to the Bulk Electric System, 100 kV and above)",
+        "limits apply as stated: a voltage or loading past its limit by any amount is a violation; a bus a generator holds "
+        "at a set-point on a limit is one only when past it by more than 1e-6 pu",
     ]
     if settings.enforce_q_limits:
         lines.append("generator reactive limits enforced (PV/PQ switching in both directions until settled)")
@@ -119,6 +137,7 @@ def complete_study(
     """
     clock = time.perf_counter()
     spec = plan.spec
+    monitoring = _monitoring(plan)
     top = spec.analyses.power_flow.top_branches
     results = [evaluate_stage(plan.prepared, s, plan.solves[0], criteria=spec.criteria, top_branches=top) for s in plan.solves]
     stages: list[StageResult] = results[1:]
@@ -150,6 +169,7 @@ def complete_study(
         spec=spec,
         grid=_grid_info(plan),
         poi=plan.poi_info,
+        monitoring=monitoring,
         base_case=results[0],
         stages=stages,
         contingency=extra.contingency.result if extra.contingency else None,
@@ -157,7 +177,7 @@ def complete_study(
         load_loss=extra.load_loss,
         environment=extra.environment,
         findings=findings,
-        assumptions=_assumptions(spec, plan.settings),
+        assumptions=_assumptions(spec, plan.settings, monitoring),
         provenance=provenance,
     )
     attrs = {
@@ -166,6 +186,9 @@ def complete_study(
         "grid_checksum": plan.grid.checksum,
         "input_hash": provenance.input_hash,
     }
-    result.attach_dataset(build_dataset(plan.prepared, plan.solves, attrs=attrs, contingency=extra.contingency))
+    monitored = monitored_buses(plan.prepared, spec.criteria)
+    result.attach_dataset(
+        build_dataset(plan.prepared, plan.solves, attrs=attrs, contingency=extra.contingency, monitored=monitored)
+    )
     progress(1.0, "done")
     return result

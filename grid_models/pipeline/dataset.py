@@ -110,10 +110,21 @@ def _contingency_variables(run: ContingencyRun, stages: np.ndarray) -> tuple[dic
 
 
 def build_dataset(
-    prepared: PreparedNetwork, solves: list[StageSolve], *, attrs: dict[str, str], contingency: ContingencyRun | None = None
+    prepared: PreparedNetwork,
+    solves: list[StageSolve],
+    *,
+    attrs: dict[str, str],
+    monitored: np.ndarray,
+    contingency: ContingencyRun | None = None,
 ) -> xr.Dataset:
-    """Dataset of every solved stage (stage 0 = base case); non-converged stages hold NaN."""
+    """Dataset of every solved stage (stage 0 = base case); non-converged stages hold NaN.
+    ``monitored``: per bus, whether the voltage criteria apply there."""
     data_vars: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = dict(_variables(prepared, solves))
+    data_vars["bus_monitored"] = (
+        ("bus",),
+        np.asarray(monitored, dtype=np.int8),
+        {"long_name": "1 if the voltage criteria are checked at this bus"},
+    )
     data_vars["converged"] = (
         ("stage",),
         np.array([s.converged for s in solves], dtype=np.int8),

@@ -147,7 +147,7 @@ def _grid_panel(axis: Any, grid: Any) -> None:
     names = [m.method.replace("_", " ") for m in stage.methods] + ["eGRID non-baseload", "eGRID average"]
     values = [m.added_tpy[Pollutant.CO2] for m in stage.methods] + [stage.egrid_nonbaseload_co2_tpy, stage.egrid_average_co2e_tpy]
     axis.barh(names[::-1], [v / 1e6 for v in values][::-1], color="#55a868")
-    axis.set_xlabel("million t CO2 per year")
+    axis.set_xlabel("million short tons CO2 per year")
     axis.set_title(f"Grid-supply CO2, {stage.stage}: the method matters", fontsize=9)
     axis.tick_params(axis="y", labelsize=8)
 
@@ -161,8 +161,8 @@ def _onsite_panel(axis: Any, onsite: Any) -> None:
     lines = (("title_v.any_regulated", "--", "Title V"), ("psd.major", ":", "PSD major"), ("title_v.hap_single", "-.", "one HAP"))
     for key, style, label in lines:
         value = factor("thresholds", key).value
-        axis.axhline(value, linestyle=style, color="red", linewidth=1, label=f"{label} {value:g} tpy")
-    axis.set_ylabel("potential to emit, tpy (log)")
+        axis.axhline(value, linestyle=style, color="red", linewidth=1, label=f"{label} {value:g} short tons/yr")
+    axis.set_ylabel("potential to emit, short tons/yr (log)")
     axis.set_title(f"On-site turbines, {stage.stage}: vs thresholds", fontsize=9)
     axis.legend(fontsize=7)
     axis.tick_params(axis="x", labelsize=8)

@@ -42,13 +42,14 @@ from grid_models.results.study import (
     Finding,
     FuelDispatch,
     GridInfo,
+    Monitoring,
     PoiInfo,
     Provenance,
     StageResult,
     StudyResult,
     without_timings,
 )
-from grid_models.results.text import mw_text, named, poi_bus, poi_text, stage_title
+from grid_models.results.text import co2_text, mw_text, named, poi_bus, poi_text, short_tons_text, stage_title
 
 __all__ = [
     "RESULT_SCHEMA_VERSION",
@@ -78,6 +79,7 @@ __all__ = [
     "LoadLossResult",
     "LoadLossStageResult",
     "MethodEmissions",
+    "Monitoring",
     "OnsiteGroupResult",
     "OnsiteResult",
     "OnsiteStageResult",
@@ -93,10 +95,12 @@ __all__ = [
     "ViolationKind",
     "ViolationStatus",
     "WaterStage",
+    "co2_text",
     "mw_text",
     "named",
     "poi_bus",
     "poi_text",
+    "short_tons_text",
     "stage_title",
     "without_timings",
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
+
+from grid_models.factors import METRIC_TONNES_PER_SHORT_TON
 
 __all__ = [
     "DispatchMethod",
@@ -25,7 +27,8 @@ DISCLAIMER = "screening, not a permit determination"
 
 
 class Pollutant(StrEnum):
-    """Pollutants reported (tons per year unless the field says otherwise)."""
+    """Pollutants reported. Amounts in ``*_tpy`` fields are US short tons (2,000 lb) per year, the
+    unit of air permits; CO2 is also given in metric tonnes, the unit of greenhouse-gas reports."""
 
     NOX = "nox"
     CO = "co"
@@ -84,6 +87,12 @@ class OnsiteStageResult(BaseModel):
     pte_tpy: dict[Pollutant, float]
     checks: list[ScreeningCheck]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def co2_metric_t_per_year(self) -> float:
+        """The potential CO2 in metric tonnes a year (``pte_tpy`` holds short tons)."""
+        return self.pte_tpy.get(Pollutant.CO2, 0.0) * METRIC_TONNES_PER_SHORT_TON
+
     def crossed(self) -> list[str]:
         """The thresholds crossed, one line per rule: ``PSD major source: CO, NOX``."""
         rules: dict[str, list[str]] = {}
@@ -137,6 +146,12 @@ class MethodEmissions(BaseModel):
     )
     congested_branches: list[str] = Field(default_factory=list, description="DC OPF: branches at their limit")
     unserved_mw: float = 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def added_co2_metric_t_per_year(self) -> float:
+        """The added CO2 in metric tonnes a year (``added_tpy`` holds short tons)."""
+        return self.added_tpy.get(Pollutant.CO2, 0.0) * METRIC_TONNES_PER_SHORT_TON
 
     def mix_text(self, *, unit: str = " MW", nothing: str = "no unit moved") -> str:
         """The added generation by fuel, e.g. ``gas +120 MW, coal +30 MW`` (fuels under 0.5 MW left out)."""

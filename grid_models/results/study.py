@@ -27,6 +27,7 @@ __all__ = [
     "Finding",
     "FuelDispatch",
     "GridInfo",
+    "Monitoring",
     "PoiInfo",
     "Provenance",
     "StageResult",
@@ -153,6 +154,23 @@ class StageResult(BaseModel):
         return sum(1 for v in checks if v.status is ViolationStatus.MARGINAL)
 
 
+class Monitoring(BaseModel):
+    """The buses whose voltages the criteria were checked at (the dataset's ``bus_monitored`` lists them)."""
+
+    min_kv: float = Field(description="nominal voltage at and above which buses are checked")
+    generator_terminals: bool = Field(description="whether generator terminal buses are checked")
+    buses_monitored: int
+    buses_in_service: int
+    below_min_kv: int = Field(description="in-service buses below min_kv, not checked")
+    generator_terminals_excluded: int = Field(description="generator terminal buses at or above min_kv, not checked")
+
+    def text(self) -> str:
+        """``voltages checked at 1,551 of 2,000 in-service buses: 100 kV and above; generator terminals excluded``."""
+        scope = f"{self.min_kv:g} kV and above" if self.min_kv > 0 else "every voltage level"
+        terminals = "generator terminals included" if self.generator_terminals else "generator terminals excluded"
+        return f"voltages checked at {self.buses_monitored:,} of {self.buses_in_service:,} in-service buses: {scope}; {terminals}"
+
+
 class PoiInfo(BaseModel):
     """The point of interconnection."""
 
@@ -236,6 +254,7 @@ class StudyResult(BaseModel):
     spec: StudySpec
     grid: GridInfo
     poi: PoiInfo
+    monitoring: Monitoring | None = Field(None, description="which buses the voltage criteria were checked at")
     base_case: StageResult
     stages: list[StageResult]
     contingency: ContingencyAnalysisResult | None = None

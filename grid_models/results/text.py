@@ -3,9 +3,10 @@ named elements and the point of interconnection."""
 
 from __future__ import annotations
 
+from grid_models.factors import METRIC_TONNES_PER_SHORT_TON
 from grid_models.results.study import PoiInfo
 
-__all__ = ["mw_text", "named", "poi_bus", "poi_text", "stage_title"]
+__all__ = ["co2_text", "mw_text", "named", "poi_bus", "poi_text", "short_tons_text", "stage_title"]
 
 
 def mw_text(p_mw: float) -> str:
@@ -33,3 +34,14 @@ def poi_bus(poi: PoiInfo) -> str:
 def poi_text(poi: PoiInfo) -> str:
     """The POI with its voltage: ``bus 4 'MEMPHIS 9 1' (345 kV)``."""
     return f"{poi_bus(poi)} ({poi.vn_kv:g} kV)"
+
+
+def short_tons_text(tons: float) -> str:
+    """An amount a year in US short tons, named as such: ``1,065 short tons/yr``."""
+    return f"{tons:,.0f} short tons/yr"
+
+
+def co2_text(short_tons: float) -> str:
+    """CO2 a year in short tons (air permits) and metric tonnes (greenhouse-gas reports):
+    ``7,136,666 short tons/yr (6,474,274 metric t)``."""
+    return f"{short_tons_text(short_tons)} ({short_tons * METRIC_TONNES_PER_SHORT_TON:,.0f} metric t)"

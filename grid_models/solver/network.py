@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -103,6 +104,26 @@ class PreparedNetwork:
     def n_branch(self) -> int:
         """Number of branches (lines and transformers)."""
         return len(self.branch_kind)
+
+    @cached_property
+    def generator_terminal(self) -> BoolArray:
+        """Per bus: a generator terminal, i.e. a bus with an in-service generator whose every
+        in-service branch is a transformer on whose low-voltage side it sits (its step-up)."""
+        on = self.branch_in_service
+        trafo = np.asarray([kind == "trafo" for kind in self.branch_kind], dtype=np.bool_)
+        other = np.zeros(self.n_bus, dtype=np.int64)  # branches that make a bus more than a terminal
+        np.add.at(other, self.branch_from[on], 1)  # every from end (a transformer's high-voltage side too)
+        np.add.at(other, self.branch_to[on & ~trafo], 1)  # line ends
+        stepped_up = np.bincount(self.branch_to[on & trafo], minlength=self.n_bus) > 0
+        has_gen = np.bincount(self.gen_bus, minlength=self.n_bus) > 0
+        return np.asarray(has_gen & stepped_up & (other == 0), dtype=np.bool_)
+
+    @property
+    def bus_vm_set_pu(self) -> FloatArray:
+        """Per bus: the voltage set-point of the generators that regulate it (NaN: none does)."""
+        setpoint = np.full(self.n_bus, np.nan)
+        setpoint[self.group_bus] = self.group_vm_set_pu
+        return setpoint
 
     def bus_position(self, bus_id: int) -> int:
         """Position of a bus given its id in the caller's net."""

@@ -64,10 +64,13 @@ class QLimitedSolution:
     point: OperatingPoint
 
 
-def initial_q_state(prepared: PreparedNetwork) -> IntArray:
-    """Every regulator free, except those with no reactive range (pinned from the start)."""
+def initial_q_state(prepared: PreparedNetwork, settings: SolverSettings) -> IntArray:
+    """Every regulator free, except, when reactive limits are enforced, those with no reactive range
+    (pinned from the start). Without limits every generator regulates its bus, a unit with
+    QMIN = QMAX = 0 included, as MATPOWER and pandapower do with limits off."""
     state = np.full(len(prepared.group_bus), Q_FREE, dtype=np.int64)
-    state[prepared.group_fixed_q & ~prepared.group_is_slack] = Q_AT_MAX
+    if settings.enforce_q_limits:
+        state[prepared.group_fixed_q & ~prepared.group_is_slack] = Q_AT_MAX
     return state
 
 

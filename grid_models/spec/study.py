@@ -86,7 +86,18 @@ class Criteria(BaseModel):
     vm_max_pu: float = Field(1.05, gt=0.5, lt=1.5, description="N-0 maximum voltage; ATC facility rating criteria")
     post_contingency_vm_min_pu: float = Field(0.90, gt=0.5, lt=1.5, description="post-contingency minimum voltage; ATC criteria")
     post_contingency_vm_max_pu: float = Field(1.10, gt=0.5, lt=1.5, description="post-contingency maximum voltage; ATC criteria")
-    monitored_min_kv: float = Field(0.0, ge=0, le=2000, description="only buses at or above this nominal voltage are checked")
+    monitored_min_kv: float = Field(
+        100.0,
+        ge=0,
+        le=2000,
+        description="only buses at or above this nominal voltage are checked; default: NERC TPL-001 applies to the Bulk "
+        "Electric System, elements at 100 kV and above (NERC BES definition); 0 checks every bus",
+    )
+    monitor_generator_terminals: bool = Field(
+        False,
+        description="also check generator terminal buses (a bus with an in-service generator whose every in-service branch "
+        "is its step-up transformer); they sit behind the unit's transformer and are excluded by default",
+    )
     worsened_vm_pu: float = Field(
         0.005,
         ge=0,

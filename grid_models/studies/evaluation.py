@@ -11,11 +11,26 @@ from grid_models.solver.types import FloatArray, RawSolution
 from grid_models.spec.study import Criteria
 from grid_models.studies.power_flow import StageSolve
 
-__all__ = ["actual_generation_mw", "branch_flow_mva", "branch_loading_percent", "evaluate_stage", "monitored_buses"]
+__all__ = [
+    "HELD_TOLERANCE_PU",
+    "actual_generation_mw",
+    "branch_flow_mva",
+    "branch_loading_percent",
+    "evaluate_stage",
+    "loading_beyond",
+    "monitored_buses",
+    "voltage_beyond",
+]
 
-# Beyond-limit margins: a bus regulated exactly at 1.05 pu (a set-point) is not an overvoltage.
-VM_MARGIN_PU = 1e-4
-LOADING_MARGIN_PERCENT = 0.01
+# Limits apply as stated: a voltage or a loading is beyond its limit when it is past it by any
+# amount. One tolerance, confined to the buses that need it: a bus that a generator holds at its
+# voltage set-point sits exactly on the set-point, and a set-point on a limit (many ACTIVSg units
+# regulate at 1.05 pu) would otherwise read as beyond it by the last bits of floating-point
+# arithmetic. A held bus is beyond a limit only when it is past it by more than HELD_TOLERANCE_PU.
+HELD_TOLERANCE_PU = 1e-6
+# a bus within this of its regulators' set-point is held there: a PV bus sits on it to float
+# precision, and the N-1 tables store voltages as float32 (rounded by up to 6e-8 pu)
+_HELD_PU = 2e-7
 _MOVED_MW = 0.1  # the slack unit ends within the dispatch loop's tolerance (0.05 MW) of its schedule
 
 
@@ -34,10 +49,27 @@ def branch_loading_percent(prepared: PreparedNetwork, solution: RawSolution, *, 
     return np.asarray(np.where(prepared.branch_in_service & (rating > 0), loading, np.nan), dtype=np.float64)
 
 
+def voltage_beyond(vm_pu: FloatArray, setpoint_pu: FloatArray, limit_pu: float, sign: float) -> BoolArray:
+    """Which voltages are past ``limit_pu`` (``sign`` +1: above it, -1: below it). ``setpoint_pu``
+    is the regulators' set-point of each column's bus (NaN where none); ``vm_pu`` may be one
+    solution (buses) or many (rows x buses). NaN voltages (dead buses) are never beyond.
+    Resolution: float64 stage solutions exactly; float32 outage tables to 1e-7 pu."""
+    with np.errstate(invalid="ignore"):
+        held = np.abs(vm_pu - setpoint_pu) <= _HELD_PU
+        return np.asarray(sign * (vm_pu - limit_pu) > np.where(held, HELD_TOLERANCE_PU, 0.0), dtype=np.bool_)
+
+
+def loading_beyond(loading_percent: FloatArray, limit_percent: float) -> BoolArray:
+    """Which loadings exceed ``limit_percent`` (NaN: unrated or out of service, never beyond)."""
+    return np.asarray(np.nan_to_num(loading_percent, nan=-np.inf) > limit_percent, dtype=np.bool_)
+
+
 def monitored_buses(prepared: PreparedNetwork, criteria: Criteria) -> BoolArray:
-    """Buses whose voltage is checked: in service and at or above ``monitored_min_kv``."""
+    """Buses whose voltage is checked: in service, at or above ``monitored_min_kv`` (100 kV, the
+    Bulk Electric System, by default) and not a generator terminal unless those are asked for."""
     in_service = prepared.net.bus.in_service.to_numpy(dtype=bool)
-    return np.asarray(in_service & (prepared.bus_vn_kv >= criteria.monitored_min_kv), dtype=np.bool_)
+    terminals = np.zeros(prepared.n_bus, dtype=np.bool_) if criteria.monitor_generator_terminals else prepared.generator_terminal
+    return np.asarray(in_service & (prepared.bus_vn_kv >= criteria.monitored_min_kv) & ~terminals, dtype=np.bool_)
 
 
 def actual_generation_mw(stage: StageSolve) -> FloatArray:
@@ -59,12 +91,13 @@ def _status(is_base: bool, base_violated: bool, attributable: bool) -> Violation
 def _voltage_violations(
     prepared: PreparedNetwork, vm: FloatArray, base_vm: FloatArray, criteria: Criteria, *, is_base: bool
 ) -> list[BusViolation]:
-    watched = monitored_buses(prepared, criteria)
+    watched, setpoint = monitored_buses(prepared, criteria), prepared.bus_vm_set_pu
     out: list[BusViolation] = []
     for limit, sign in ((criteria.vm_min_pu, -1.0), (criteria.vm_max_pu, 1.0)):
-        beyond = watched & (sign * (vm - limit) > VM_MARGIN_PU)
+        beyond = watched & voltage_beyond(vm, setpoint, limit, sign)
+        base_beyond_all = voltage_beyond(base_vm, setpoint, limit, sign)
         for bus in np.flatnonzero(beyond):
-            base_beyond = bool(sign * (base_vm[bus] - limit) > VM_MARGIN_PU)
+            base_beyond = bool(base_beyond_all[bus])
             worse = bool(sign * (vm[bus] - base_vm[bus]) >= max(criteria.worsened_vm_pu, 1e-9))
             out.append(
                 BusViolation(
@@ -102,7 +135,8 @@ def _thermal_violations(
 ) -> list[BranchViolation]:
     limit = criteria.normal_loading_max_percent
     out = []
-    for position in np.flatnonzero(np.nan_to_num(loading) > limit + LOADING_MARGIN_PERCENT):
+    base_beyond = loading_beyond(base_loading, limit)
+    for position in np.flatnonzero(loading_beyond(loading, limit)):
         base_value = float(base_loading[position])
         out.append(
             BranchViolation(
@@ -115,7 +149,7 @@ def _thermal_violations(
                 base_loading_percent=None if is_base else base_value,
                 status=_status(
                     is_base,
-                    base_value > limit + LOADING_MARGIN_PERCENT,
+                    bool(base_beyond[position]),
                     float(loading[position]) - base_value >= max(criteria.worsened_loading_percent, 1e-9),
                 ),
             )

@@ -22,7 +22,7 @@ from grid_models.solver.qlimits import solve_with_q_limits
 from grid_models.solver.types import OperatingPoint, RawSolution, SolverSettings
 from grid_models.spec.study import Criteria
 from grid_models.studies.dispatch import room_weights
-from grid_models.studies.evaluation import LOADING_MARGIN_PERCENT, VM_MARGIN_PU, branch_loading_percent, monitored_buses
+from grid_models.studies.evaluation import branch_loading_percent, loading_beyond, monitored_buses, voltage_beyond
 from grid_models.studies.power_flow import DispatchContext, StageSolve
 
 __all__ = ["ERCOT_MAX_LOSS_MW", "VIRGINIA_2024_MW", "load_loss_findings", "run_load_loss"]
@@ -76,18 +76,16 @@ def _stage_result(
     high = int(np.nanargmax(vm))
     base_vm, base_loading = base.solution.vm_pu, branch_loading_percent(prep, base.solution, emergency=True)
     loading = branch_loading_percent(prep, after, emergency=True)
-    vmax, lmax = (
-        criteria.post_contingency_vm_max_pu + VM_MARGIN_PU,
-        criteria.emergency_loading_max_percent + LOADING_MARGIN_PERCENT,
-    )
+    vmax, lmax, setpoint = criteria.post_contingency_vm_max_pu, criteria.emergency_loading_max_percent, prep.bus_vm_set_pu
+    high_after, high_before = voltage_beyond(after.vm_pu, setpoint, vmax, 1.0), voltage_beyond(base_vm, setpoint, vmax, 1.0)
     worst = int(np.nanargmax(np.nan_to_num(loading, nan=-1.0)))
     return result.model_copy(
         update={
             "max_vm_pu": float(vm[high]),
             "max_vm_bus": int(prep.bus_ids[high]),
             "poi_vm_after_pu": float(after.vm_pu[stage.poi]),
-            "overvoltages": int(np.sum(watched & (after.vm_pu > vmax) & ~(base_vm > vmax))),
-            "overloads": int(np.sum((np.nan_to_num(loading) > lmax) & ~(np.nan_to_num(base_loading) > lmax))),
+            "overvoltages": int(np.sum(watched & high_after & ~high_before)),
+            "overloads": int(np.sum(loading_beyond(loading, lmax) & ~loading_beyond(base_loading, lmax))),
             "worst_loading_percent": float(loading[worst]) if np.isfinite(loading[worst]) else None,
             "worst_loading_branch": prep.branch_label(worst) if np.isfinite(loading[worst]) else None,
             "generation_reduction_by_fuel": _fuel_reduction(backend, stage.solution.gen_p_mw, after),

@@ -112,7 +112,9 @@ def solve_base_case(backend: PowerFlowBackend, *, poi: int, initial: InitialVolt
     tried: list[str] = []
     for name, start in _starting_points(prepared, initial):
         tried.append(name)
-        result = solve_with_q_limits(backend, point, initial_state=initial_q_state(prepared), v_init=start, settings=settings)
+        result = solve_with_q_limits(
+            backend, point, initial_state=initial_q_state(prepared, settings), v_init=start, settings=settings
+        )
         if result.solution.converged:
             break
     assert result is not None

@@ -26,14 +26,15 @@ def _bus_finding(stage: StageResult, violation: BusViolation, criteria: Criteria
     low = violation.vm_pu < violation.limit_pu
     cause = "new" if violation.status is ViolationStatus.NEW else "worse than without the facility"
     base = f" (base case {violation.base_vm_pu:.4f} pu)" if violation.base_vm_pu is not None else ""
+    where = f"{named(f'bus {violation.bus_id}', violation.bus_name)} ({violation.vn_kv:g} kV)"
     return Finding(
         severity=Severity.VIOLATION,
         category=FindingCategory.VOLTAGE,
         stage_index=stage.index,
         stage=stage.label,
-        what=f"{_stage_name(stage)}: {'under' if low else 'over'}voltage {violation.vm_pu:.4f} pu "
+        what=f"{_stage_name(stage)}: {'under' if low else 'over'}voltage at {where}: {violation.vm_pu:.4f} pu "
         f"{'below' if low else 'above'} {violation.limit_pu:.2f} pu, {cause}{base}",
-        where=f"{named(f'bus {violation.bus_id}', violation.bus_name)} ({violation.vn_kv:g} kV)",
+        where=where,
         element_type="bus",
         element_id=violation.bus_id,
         limit=violation.limit_pu,
@@ -46,15 +47,15 @@ def _bus_finding(stage: StageResult, violation: BusViolation, criteria: Criteria
 def _branch_finding(stage: StageResult, violation: BranchViolation) -> Finding:
     cause = "new" if violation.status is ViolationStatus.NEW else "worse than without the facility"
     base = f" (base case {violation.base_loading_percent:.1f} %)" if violation.base_loading_percent is not None else ""
+    where = f"{named(violation.branch, violation.name)} bus {violation.from_bus} -> {violation.to_bus} ({violation.vn_kv:g} kV)"
     return Finding(
         severity=Severity.VIOLATION,
         category=FindingCategory.THERMAL,
         stage_index=stage.index,
         stage=stage.label,
-        what=f"{_stage_name(stage)}: {violation.element_type} loaded {violation.loading_percent:.1f} % of its "
+        what=f"{_stage_name(stage)}: {where} loaded {violation.loading_percent:.1f} % of its "
         f"{violation.rating_mva:.0f} MVA normal rating, {cause}{base}",
-        where=f"{named(violation.branch, violation.name)} bus {violation.from_bus} -> {violation.to_bus} "
-        f"({violation.vn_kv:g} kV)",
+        where=where,
         element_type=violation.element_type,
         element_id=violation.element_id,
         limit=violation.limit_percent,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +16,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from impact_service.cli.console import EXIT_USAGE, Subcommands, console, errors
+from impact_service.cli.interrupt import InterruptGuard
 from impact_service.cli.tables import print_result
 from impact_service.settings import get_settings
 
@@ -65,17 +69,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from grid_models.pipeline import available_processes, run_study
 
     spec = _read_spec(args.spec)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=console, transient=True
-    ) as bar:
-        task = bar.add_task("loading grid", total=1.0)
+    with InterruptGuard() as guard, _progress() as report:
+        report(0.0, "loading the grid")
         grid = _load_grid(spec, args.grid_file)
-        result = run_study(
-            spec,
-            grid,
-            progress=lambda fraction, step: bar.update(task, completed=fraction, description=step),
-            processes=args.processes or available_processes(),
-        )
+
+        def progress(fraction: float, step: str) -> None:
+            guard.check()
+            report(fraction, step)
+
+        result = run_study(spec, grid, progress=progress, processes=args.processes or available_processes())
     print_result(result)
     if args.out:
         from grid_models.report import render_report
@@ -85,6 +87,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         paths["report"].write_text(render_report(result), encoding="utf-8")
         console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[float, str], None]]:
+    """A progress bar in a terminal; elsewhere (a log, a pipe) one line on stderr per step."""
+    if console.is_terminal:
+        columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("starting", total=1.0)
+            yield lambda fraction, step: bar.update(task, completed=fraction, description=step)
+        return
+    last = [""]
+
+    def line(fraction: float, step: str) -> None:
+        if step != last[0]:
+            last[0] = step
+            print(f"[{fraction:4.0%}] {step}", file=sys.stderr, flush=True)
+
+    yield line
 
 
 def _cmd_grids(_args: argparse.Namespace) -> int:

@@ -20,7 +20,17 @@ def _grid_table(result: StudyResult) -> Table | None:
     if grid is None:
         return None
     table = Table(title=f"Grid-supply emissions and water (eGRID {grid.egrid_subregion}; findings quote {grid.main_method})")
-    columns = ("stage", "method", "added mix (MW)", "CO2 t/yr", "NOx tpy", "SO2 tpy", "CO2 lb/MWh", "water gal/day")
+    columns = (
+        "stage",
+        "method",
+        "added mix (MW)",
+        "CO2 short tons/yr",
+        "CO2 metric t/yr",
+        "NOx short tons/yr",
+        "SO2 short tons/yr",
+        "CO2 lb/MWh",
+        "water gal/day",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column in ("stage", "method", "added mix (MW)") else "right")
     for stage in grid.stages:
@@ -38,13 +48,14 @@ def _grid_table(result: StudyResult) -> Table | None:
                 method.method,
                 mix,
                 f"{tons['co2']:,.0f}",
+                f"{method.added_co2_metric_t_per_year:,.0f}",
                 f"{tons['nox']:,.0f}",
                 f"{tons['so2']:,.0f}",
                 f"{marginal['co2']:,.0f}",
                 water,
             )
         table.add_row("", "eGRID non-baseload / average", "", f"{stage.egrid_nonbaseload_co2_tpy:,.0f} / "
-                      f"{stage.egrid_average_co2e_tpy:,.0f}", "", "", "", "")  # fmt: skip
+                      f"{stage.egrid_average_co2e_tpy:,.0f}", "", "", "", "", "")  # fmt: skip
     return table
 
 
@@ -53,8 +64,11 @@ def _onsite_table(result: StudyResult) -> Table | None:
     onsite = env.onsite if env else None
     if onsite is None:
         return None
-    table = Table(title=f"On-site turbines: potential to emit vs Clean Air Act thresholds ({onsite.disclaimer})")
-    for column in ("stage", "units", "MW", "NOx tpy", "CO tpy", "HCHO tpy", "CO2 t/yr", "thresholds crossed"):
+    table = Table(
+        title=f"On-site turbines: potential to emit in short tons/yr (2,000 lb) vs Clean Air Act thresholds ({onsite.disclaimer})"
+    )
+    columns = ("stage", "units", "MW", "NOx", "CO", "HCHO", "CO2", "CO2 metric t/yr", "thresholds crossed")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("stage", "thresholds crossed") else "right")
     for stage in onsite.stages:
         crossed = stage.crossed()
@@ -67,6 +81,7 @@ def _onsite_table(result: StudyResult) -> Table | None:
             f"{pte['co']:,.0f}",
             f"{pte['formaldehyde']:,.1f}",
             f"{pte['co2']:,.0f}",
+            f"{stage.co2_metric_t_per_year:,.0f}",
             "; ".join(crossed) or "none",
         )
     return table

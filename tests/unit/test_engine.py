@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -123,3 +125,14 @@ def test_the_api_process_does_not_load_the_solver_stack() -> None:
     probe = "import sys, impact_service.main; print(sorted(m for m in ('pandapower', 'lightsim2grid') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("package", ["grid_models.results", "grid_models.spec"])
+def test_a_package_exports_everything_its_modules_export(package: str) -> None:
+    parent = importlib.import_module(package)
+    modules = [importlib.import_module(f"{package}.{info.name}") for info in pkgutil.iter_modules(parent.__path__)]
+    assert modules
+    exported = {name for module in modules for name in module.__all__}
+    assert exported == set(parent.__all__)
+    for name in parent.__all__:
+        assert getattr(parent, name) is not None

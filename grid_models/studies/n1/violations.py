@@ -16,7 +16,7 @@ from grid_models.results.kinds import ViolationKind, ViolationStatus
 from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.types import FloatArray
 from grid_models.spec.study import Criteria
-from grid_models.studies.evaluation import LOADING_MARGIN_PERCENT, VM_MARGIN_PU, branch_loading_percent, monitored_buses
+from grid_models.studies.evaluation import branch_loading_percent, loading_beyond, monitored_buses, voltage_beyond
 from grid_models.studies.n1.table import OutageTable
 from grid_models.studies.power_flow import StageSolve
 
@@ -39,16 +39,22 @@ class _Check:
     sign: float  # +1: beyond means above the limit; -1: below
     threshold: float
     elements: np.ndarray  # element positions (columns)
+    setpoint: FloatArray | None = None  # voltage checks: each column's regulator set-point (NaN: none)
+
+    def beyond(self, values: FloatArray) -> np.ndarray:
+        """Which cells of ``values`` (rows x elements) are past the limit, as stated."""
+        if self.setpoint is None:
+            return loading_beyond(self.sign * values, self.sign * self.limit)
+        return voltage_beyond(values, self.setpoint, self.limit, self.sign)
 
 
 def _status_codes(check: _Check) -> np.ndarray:
     """Status code per cell (0: no violation)."""
     with np.errstate(invalid="ignore"):
-        margin = VM_MARGIN_PU if check.unit == "pu" else LOADING_MARGIN_PERCENT
-        beyond = check.sign * (check.value - check.limit) > margin
+        beyond = check.beyond(check.value)
         if check.base is None:
             return np.where(beyond, _CODES[ViolationStatus.PRE_EXISTING], 0)
-        base_beyond = check.sign * (check.base - check.limit) > margin
+        base_beyond = check.beyond(check.base)
         moved = check.sign * (check.value - check.base)
         attributable = (moved >= max(check.threshold, 1e-9)) | np.isnan(check.base)
     codes = np.select(
@@ -87,13 +93,11 @@ def _checks(prepared: PreparedNetwork, table: OutageTable, base: OutageTable | N
     loading = table.loading_percent[:, branches].astype(np.float64)
     bvm = base_vm[:, buses] if base_vm is not None else None
     bload = base_loading[:, branches] if base_loading is not None else None
+    setpoint = prepared.bus_vm_set_pu[buses]
+    low, high = criteria.post_contingency_vm_min_pu, criteria.post_contingency_vm_max_pu
     return [
-        _Check(
-            ViolationKind.LOW_VOLTAGE, "pu", vm, bvm, criteria.post_contingency_vm_min_pu, -1.0, criteria.worsened_vm_pu, buses
-        ),
-        _Check(
-            ViolationKind.HIGH_VOLTAGE, "pu", vm, bvm, criteria.post_contingency_vm_max_pu, 1.0, criteria.worsened_vm_pu, buses
-        ),
+        _Check(ViolationKind.LOW_VOLTAGE, "pu", vm, bvm, low, -1.0, criteria.worsened_vm_pu, buses, setpoint),
+        _Check(ViolationKind.HIGH_VOLTAGE, "pu", vm, bvm, high, 1.0, criteria.worsened_vm_pu, buses, setpoint),
         _Check(
             ViolationKind.THERMAL,
             "%",

@@ -15,12 +15,13 @@ import pandapower as pp
 import pytest
 
 from grid_models.grid import Grid
+from grid_models.pipeline import run_study
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import PreparedNetwork, prepare_network
 from grid_models.solver.qlimits import group_reactive_output, initial_q_state, solve_with_q_limits
 from grid_models.solver.reference import PandapowerBackend
 from grid_models.solver.types import Q_AT_MAX, Q_AT_MIN, Q_FREE, OperatingPoint, RawSolution, SolverSettings
-from grid_models.spec import InitialVoltage
+from grid_models.spec import InitialVoltage, StudySpec
 from grid_models.studies.power_flow import solve_base_case
 
 SETTINGS = SolverSettings()
@@ -103,7 +104,7 @@ def test_reactive_limit_loop_reaches_the_same_state_with_either_solver(catalog_g
     slow = solve_with_q_limits(
         PandapowerBackend(prepared, SETTINGS),
         OperatingPoint(gen_p_mw=prepared.gen_p_mw),
-        initial_state=initial_q_state(prepared),
+        initial_state=initial_q_state(prepared, SETTINGS),
         v_init=start,
         settings=SETTINGS,
     )
@@ -126,3 +127,22 @@ def test_matpower_algorithm_over_limits_activsg2000(catalog_grid: Callable[[str]
     net = pp.from_json_string(pp.to_json(grid.net))
     pp.runpp(net, lightsim2grid=False, enforce_q_lims=True, trafo_model="pi", tolerance_mva=1e-6, init="dc")
     assert np.max(np.abs(net.res_bus.vm_pu.to_numpy() - net.bus.vm_case_pu.to_numpy())) > 0.02
+
+
+def test_without_reactive_limits_every_generator_regulates_as_in_pandapower(catalog_grid: Callable[[str], Grid]) -> None:
+    """``enforce_q_limits: false`` means no limits: activsg2000's 17 units with QMIN = QMAX = 0
+    (solar at buses 1011, 3120, 6085-6090, ...) regulate their buses too, as in pandapower's
+    ``runpp(enforce_q_lims=False)`` (they were fixed injections, up to 0.032 pu apart)."""
+    grid = catalog_grid("activsg2000")
+    spec = StudySpec.model_validate(
+        {"grid": {"catalog": "activsg2000"}, "site": {"bus": 3088}, "stages": [{"mw": 1}], "solver": {"enforce_q_limits": False}}
+    )
+    ours = run_study(spec, grid).dataset["vm_pu"].sel(stage=0)
+    net = pp.from_json_string(pp.to_json(grid.net))
+    pp.runpp(net, lightsim2grid=False, enforce_q_lims=False, trafo_model="pi", tolerance_mva=1e-8, init="dc")
+    reference = net.res_bus.vm_pu.reindex(ours["bus"].to_numpy()).to_numpy()
+    assert np.max(np.abs(ours.to_numpy() - reference)) <= 1e-6
+    zero_range = net.gen[(net.gen.max_q_mvar == 0) & (net.gen.min_q_mvar == 0) & net.gen.in_service]
+    assert len(zero_range) == 17
+    held = ours.sel(bus=zero_range.bus.to_numpy()).to_numpy()
+    np.testing.assert_allclose(held, zero_range.vm_pu.to_numpy(), atol=1e-9)  # at their set-points
