@@ -75,6 +75,7 @@ class Stack:
                 "IMPACT_SWEEP_EVERY_S": str(self.settings.sweep_every_s),
                 "IMPACT_MAX_ATTEMPTS": str(self.settings.max_attempts),
                 "IMPACT_FANOUT_PART_BUS_OUTAGES": str(self.settings.fanout_part_bus_outages),
+                "IMPACT_FANOUT_HOURS_PER_PART": str(self.settings.fanout_hours_per_part),
             }
         )
         return env

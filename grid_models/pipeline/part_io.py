@@ -13,48 +13,62 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
-from grid_models.errors import PlanMismatchError
+from grid_models.errors import InternalError, PlanMismatchError
 from grid_models.pipeline.parts import Part, PartKind, PartResult
 from grid_models.pipeline.plan import StudyPlan
+from grid_models.studies.annual.block import HourBlock
 from grid_models.studies.hosting.n1 import N1Part
 from grid_models.studies.n1.table import OutageTable
 
 __all__ = ["decode_part", "encode_part"]
 
 _ARRAYS = ("converged", "exact", "vm_pu", "loading_percent", "islanded_buses", "islanded_load_mw", "islanded_generation_mw")
-_VERSION = 2
+_HOUR_ARRAYS = tuple(f.name for f in fields(HourBlock) if f.name not in ("start", "stop", "duration_s"))
+_VERSION = 3
 
 
 def _identity(part: Part) -> list[object]:
     return [part.kind.value, part.stage_index, part.start, part.stop, part.hosting]
 
 
-def encode_part(part: Part, result: PartResult, *, fingerprint: str) -> bytes:
-    """The bytes of a solved part."""
+def _outage_content(result: PartResult) -> tuple[dict[str, Any], dict[str, Any]]:
     table = result.table
+    if table is None:
+        raise InternalError("an outage part without its table")
     meta = {
-        "version": _VERSION,
-        "fingerprint": fingerprint,
-        "part": _identity(part),
         "labels": [c.label for c in table.contingencies],
         "duration_s": table.duration_s,
         "n1_part": None if result.n1_part is None else result.n1_part.model_dump(mode="json"),
     }
-    arrays: dict[str, Any] = {name: getattr(table, name) for name in _ARRAYS}
+    return meta, {name: getattr(table, name) for name in _ARRAYS}
+
+
+def _hour_content(result: PartResult) -> tuple[dict[str, Any], dict[str, Any]]:
+    block = result.hours
+    if block is None:
+        raise InternalError("a block of hours without its arrays")
+    return {"duration_s": block.duration_s}, {name: getattr(block, name) for name in _HOUR_ARRAYS}
+
+
+def encode_part(part: Part, result: PartResult, *, fingerprint: str) -> bytes:
+    """The bytes of a solved part."""
+    meta, arrays = _hour_content(result) if part.kind is PartKind.HOURS else _outage_content(result)
+    meta |= {"version": _VERSION, "fingerprint": fingerprint, "part": _identity(part)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 
-def _read(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _read(data: bytes, names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in (*_ARRAYS, "meta")}
+            arrays = {name: archive[name] for name in (*names, "meta")}
         meta = json.loads(arrays.pop("meta").tobytes().decode())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise PlanMismatchError(f"stored part cannot be read ({type(exc).__name__}: {exc}); rerun the study") from None
@@ -67,11 +81,16 @@ def decode_part(data: bytes, *, plan: StudyPlan, part: Part, fingerprint: str) -
     Raises:
         PlanMismatchError: unreadable bytes, or a part of another plan or another part.
     """
-    meta, arrays = _read(data)
+    meta, arrays = _read(data, _HOUR_ARRAYS if part.kind is PartKind.HOURS else _ARRAYS)
     if meta.get("version") != _VERSION or meta.get("fingerprint") != fingerprint:
         raise PlanMismatchError("stored part belongs to another plan of this study; rerun the study")
-    if meta.get("part") != _identity(part) or part.kind is not PartKind.OUTAGES:
+    if meta.get("part") != _identity(part):
         raise PlanMismatchError(f"stored part is {meta.get('part')}, expected {_identity(part)}")
+    if part.kind is PartKind.HOURS:
+        if any(array.shape[-1] != part.size for name, array in arrays.items() if name not in ("gen_base_mw", "gen_stage_mw")):
+            raise PlanMismatchError(f"stored block does not hold {part.size} hours; rerun the study")
+        block = HourBlock(start=part.start, stop=part.stop, duration_s=float(meta["duration_s"]), **arrays)
+        return PartResult(hours=block)
     contingencies = plan.contingencies[part.start : part.stop]
     if meta.get("labels") != [c.label for c in contingencies]:
         raise PlanMismatchError("stored part lists other outages than the plan; rerun the study")

@@ -13,10 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import numpy as np
-
 from grid_models.errors import InternalError
 from grid_models.pipeline.plan import StudyPlan, contingency_options
+from grid_models.studies.annual.block import HourBlock, solve_block
 from grid_models.studies.hosting.n1 import N1Inputs, N1Part, hosting_n1_part
 from grid_models.studies.n1.outages import run_contingencies
 from grid_models.studies.n1.table import OutageTable
@@ -28,12 +27,14 @@ class PartKind(StrEnum):
     """What a part solves."""
 
     OUTAGES = "outages"  # a slice of one stage's outage list (the base case's also search the N-1 hosting capacity)
+    HOURS = "hours"  # a block of hours of an annual study (start:stop are hours of the profile)
 
 
 @dataclass(frozen=True)
 class Part:
     """One piece of a study's work: outages ``start:stop`` of stage ``stage_index`` (0 = base case),
-    with its share of the N-1 hosting-capacity search when ``hosting``."""
+    with its share of the N-1 hosting-capacity search when ``hosting``; or, for ``HOURS``, hours
+    ``start:stop`` of an annual study (``stage_index`` -1)."""
 
     stage_index: int
     start: int
@@ -43,42 +44,58 @@ class Part:
 
     @property
     def size(self) -> int:
-        """Outages in the part."""
+        """Outages (or hours) in the part."""
         return self.stop - self.start
 
 
 @dataclass(frozen=True)
 class PartResult:
-    """What solving a part yields: its outage table and its share of the N-1 hosting capacity."""
+    """What solving a part yields: its outage table and its share of the N-1 hosting capacity, or
+    its block of hours."""
 
-    table: OutageTable
+    table: OutageTable | None = None
     n1_part: N1Part | None = None
+    hours: HourBlock | None = None
 
     @property
     def duration_s(self) -> float:
         """Solver time spent on the part, seconds."""
-        return self.table.duration_s + (self.n1_part.duration_s if self.n1_part else 0.0)
+        parts = (self.table, self.n1_part, self.hours)
+        return sum(part.duration_s for part in parts if part is not None)
 
 
 @dataclass(frozen=True)
 class Outages:
-    """The merged parts: the outage table of each stage and the N-1 hosting-capacity parts."""
+    """The merged parts: the outage table of each stage, the N-1 hosting-capacity parts, and an
+    annual study's blocks of hours (in hour order)."""
 
     tables: dict[int, OutageTable] = field(default_factory=dict)
     n1_parts: list[N1Part] = field(default_factory=list)
+    hours: list[HourBlock] = field(default_factory=list)
 
 
-def plan_parts(plan: StudyPlan, *, rows_per_part: int | None = None, hosting_rows_per_part: int | None = None) -> list[Part]:
+def plan_parts(
+    plan: StudyPlan,
+    *,
+    rows_per_part: int | None = None,
+    hosting_rows_per_part: int | None = None,
+    hours_per_part: int | None = None,
+) -> list[Part]:
     """The parts to solve: one per stage when ``rows_per_part`` is None; the base case's parts that
     also search the N-1 hosting capacity (which solves them at a dozen or so demand levels) may be
-    cut smaller with ``hosting_rows_per_part``. Heaviest (hosting) parts first."""
+    cut smaller with ``hosting_rows_per_part``; an annual study's hours in blocks of
+    ``hours_per_part`` (one block when None). Heaviest (hosting) parts first, hours last."""
     count = len(plan.contingencies)
     parts: list[Part] = []
+    if plan.annual is not None:
+        first, last = plan.annual.first_hour, plan.annual.last_hour
+        size = max(hours_per_part or (last - first), 1)
+        parts.extend(Part(-1, start, min(start + size, last), kind=PartKind.HOURS) for start in range(first, last, size))
     for stage in plan.outage_stages:
         hosting = stage == 0 and plan.hosting_n1
         size = max((hosting_rows_per_part if hosting else None) or rows_per_part or count, 1)
         parts.extend(Part(stage, start, min(start + size, count), hosting=hosting) for start in range(0, count, size))
-    return sorted(parts, key=lambda part: not part.hosting)
+    return sorted(parts, key=lambda part: (not part.hosting, part.kind is PartKind.HOURS))
 
 
 def solve_part(plan: StudyPlan, part: Part, *, check: Callable[[], None] | None = None, threads: int | None = None) -> PartResult:
@@ -91,6 +108,10 @@ def solve_part(plan: StudyPlan, part: Part, *, check: Callable[[], None] | None 
     Raises:
         InternalError: the part does not belong to this plan.
     """
+    if part.kind is PartKind.HOURS:
+        if plan.annual is None:
+            raise InternalError(f"part {part} is a block of hours, but the plan has no annual study")
+        return PartResult(hours=solve_block(plan.annual, part.start, part.stop, check=check))
     options = contingency_options(plan.spec)
     if options is not None and threads is not None:
         options = options.model_copy(update={"threads": min(options.threads, threads)})
@@ -113,20 +134,6 @@ def solve_part(plan: StudyPlan, part: Part, *, check: Callable[[], None] | None 
     return PartResult(table, n1_part)
 
 
-def _join(tables: list[OutageTable]) -> OutageTable:
-    return OutageTable(
-        contingencies=[c for table in tables for c in table.contingencies],
-        converged=np.concatenate([t.converged for t in tables]),
-        exact=np.concatenate([t.exact for t in tables]),
-        vm_pu=np.vstack([t.vm_pu for t in tables]),
-        loading_percent=np.vstack([t.loading_percent for t in tables]),
-        islanded_buses=np.concatenate([t.islanded_buses for t in tables]),
-        islanded_load_mw=np.concatenate([t.islanded_load_mw for t in tables]),
-        islanded_generation_mw=np.concatenate([t.islanded_generation_mw for t in tables]),
-        duration_s=sum(t.duration_s for t in tables),
-    )
-
-
 def merge_parts(plan: StudyPlan, results: Mapping[Part, PartResult]) -> Outages:
     """Join the parts of each stage back into one table in outage order, and collect the N-1
     hosting-capacity parts (in outage order).
@@ -135,12 +142,30 @@ def merge_parts(plan: StudyPlan, results: Mapping[Part, PartResult]) -> Outages:
         InternalError: a part is missing (every outage of every stage must be solved).
     """
     tables: dict[int, OutageTable] = {}
+    outages = {part: result for part, result in results.items() if part.kind is PartKind.OUTAGES}
     for stage in plan.outage_stages:
-        parts = sorted((part for part in results if part.stage_index == stage), key=lambda part: part.start)
+        parts = sorted((part for part in outages if part.stage_index == stage), key=lambda part: part.start)
         covered = sum(part.size for part in parts)
         if covered != len(plan.contingencies):
             raise InternalError(f"stage {stage}: {covered} of {len(plan.contingencies)} outages solved; a part is missing")
-        tables[stage] = _join([results[part].table for part in parts])
-    ordered = sorted(results, key=lambda part: (part.stage_index, part.start))
-    n1_parts = [n1 for n1 in (results[part].n1_part for part in ordered) if n1 is not None]
-    return Outages(tables=tables, n1_parts=n1_parts)
+        tables[stage] = OutageTable.join([t for t in (outages[part].table for part in parts) if t is not None])
+    ordered = sorted(outages, key=lambda part: (part.stage_index, part.start))
+    n1_parts = [n1 for n1 in (outages[part].n1_part for part in ordered) if n1 is not None]
+    return Outages(tables=tables, n1_parts=n1_parts, hours=_hours(plan, results))
+
+
+def _hours(plan: StudyPlan, results: Mapping[Part, PartResult]) -> list[HourBlock]:
+    """An annual study's blocks in hour order, checked to cover its hours once."""
+    blocks = sorted(
+        (r.hours for p, r in results.items() if p.kind is PartKind.HOURS and r.hours is not None), key=lambda b: b.start
+    )
+    if plan.annual is None:
+        return []
+    expected, covered = plan.annual.first_hour, 0
+    for block in blocks:
+        if block.start != expected:
+            raise InternalError(f"the hours from {expected} are missing or solved twice (a block starts at {block.start})")
+        expected, covered = block.stop, covered + block.stop - block.start
+    if expected != plan.annual.last_hour:
+        raise InternalError(f"hours {expected}-{plan.annual.last_hour} of the annual study are missing")
+    return blocks

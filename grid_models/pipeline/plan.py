@@ -14,6 +14,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
+from grid_models.catalog.entries import CATALOG
+from grid_models.catalog.profiles import LoadProfile, catalog_profile, system_shape
 from grid_models.catalog.summary import resolve_bus
 from grid_models.errors import StudySpecError
 from grid_models.facility import StageLoad, stage_load
@@ -26,6 +30,8 @@ from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.network import PreparedNetwork, prepare_network
 from grid_models.solver.types import SolverSettings
 from grid_models.spec.study import ContingencyOptions, StudySpec
+from grid_models.studies.annual.block import AnnualContext
+from grid_models.studies.annual.context import annual_context
 from grid_models.studies.evaluation import monitored_buses
 from grid_models.studies.hosting.search import HostingPlan, plan_hosting
 from grid_models.studies.n1.outages import build_contingencies
@@ -54,11 +60,13 @@ def solver_settings(spec: StudySpec) -> SolverSettings:
 
 
 def contingency_options(spec: StudySpec) -> ContingencyOptions | None:
-    """The outage options when the study needs outages (N-1 analysis or an N-1 hosting capacity)."""
-    hosting = spec.analyses.hosting_capacity
+    """The outage options when the study needs outages (N-1 analysis, an N-1 hosting capacity, or
+    an annual study's screened N-1)."""
+    hosting, annual = spec.analyses.hosting_capacity, spec.analyses.annual
     if spec.analyses.contingency is not None:
         return spec.analyses.contingency
-    return ContingencyOptions() if hosting is not None and hosting.n1 else None
+    needed = (hosting is not None and hosting.n1) or (annual is not None and annual.n1)
+    return ContingencyOptions() if needed else None
 
 
 @dataclass(frozen=True)
@@ -79,14 +87,20 @@ class StudyPlan:
     hosting: HostingPlan | None
     started_at: datetime
     duration_s: float
+    annual: AnnualContext | None = None
+    profile: LoadProfile | None = None
+    profile_is_proxy: bool = False
 
     @property
     def outage_stages(self) -> list[int]:
-        """Stages (0 = base case) whose outages are solved: N-1 on all solved ones, an N-1 hosting capacity only the base."""
+        """Stages (0 = base case) whose outages are solved: N-1 on all solved ones, an N-1 hosting
+        capacity only the base, none for an annual study's screening alone."""
         if not self.contingencies:
             return []
         solved = [s.index for s in self.solves if s.converged]
-        return solved if self.spec.analyses.contingency is not None else [i for i in solved if i == 0]
+        if self.spec.analyses.contingency is not None:
+            return solved
+        return [i for i in solved if i == 0] if hosting_needed_by_outages(self.spec) else []
 
     @property
     def hosting_n1(self) -> bool:
@@ -173,13 +187,16 @@ def hosting_plan(plan: StudyPlan, *, progress: ProgressCallback) -> HostingPlan 
     return plan.hosting if plan.hosting is not None else _search_hosting(plan, progress)
 
 
-def plan_study(spec: StudySpec, grid: Grid, *, progress: ProgressCallback, hosting: bool = True) -> StudyPlan:
-    """Phase 1: solve the base case and the stages, choose the study area, list the outages and
-    find the N-0 and voltage-collapse hosting capacity.
+def plan_study(
+    spec: StudySpec, grid: Grid, *, progress: ProgressCallback, hosting: bool = True, profile: LoadProfile | None = None
+) -> StudyPlan:
+    """Phase 1: solve the base case and the stages, choose the study area, list the outages, find
+    the N-0 and voltage-collapse hosting capacity, and prepare an annual study's hours.
 
     ``hosting=False`` defers that search to the completion (:func:`hosting_plan`) unless the
     outage parts need it: a worker fleet uses it so that the processes that only solve outages
-    do not each spend the search first.
+    do not each spend the search first. ``profile``: the uploaded hourly profile an annual study
+    names (catalog scenarios and proxies are read here).
     """
     started_at, clock = datetime.now(UTC), time.perf_counter()
     progress(0.0, "preparing the grid model")
@@ -218,7 +235,53 @@ def plan_study(spec: StudySpec, grid: Grid, *, progress: ProgressCallback, hosti
         duration_s=0.0,
     )
     searched = _search_hosting(plan, progress) if hosting or hosting_needed_by_outages(spec) else None
-    return dataclasses.replace(plan, hosting=searched, duration_s=time.perf_counter() - clock)
+    plan = _with_annual(dataclasses.replace(plan, hosting=searched), profile)
+    return dataclasses.replace(plan, duration_s=time.perf_counter() - clock)
+
+
+def _profile(spec: StudySpec, grid: Grid, given: LoadProfile | None) -> tuple[LoadProfile, bool]:
+    """The hourly profile an annual study names, and whether it is another grid's (a proxy)."""
+    source = spec.analyses.annual.profile if spec.analyses.annual else None
+    if source is None or source.upload_id is not None:
+        if given is None:
+            raise StudySpecError("the annual study names an uploaded profile that was not given; upload it (POST /v1/profiles)")
+        return given, False
+    if source.proxy is not None:
+        shape = system_shape(source.proxy)
+        if shape is None:
+            raise StudySpecError(
+                f"catalog grid {source.proxy!r} ships no hourly profile to borrow; use activsg2000 or activsg200"
+            )
+        return shape, True
+    own = catalog_profile(grid.grid_id) if grid.source.startswith("matpower:") and grid.grid_id in CATALOG else None
+    if own is None:
+        raise StudySpecError(
+            f"grid {grid.grid_id!r} ships no hourly load profile: upload one (POST /v1/profiles, a CSV with an 'area N', "
+            "'zone N' or 'system' column per hour) and name it as annual.profile.upload_id, or borrow another grid's "
+            "shape explicitly with annual.profile.proxy (the result then warns that it is a proxy)"
+        )
+    return own, False
+
+
+def _with_annual(plan: StudyPlan, given: LoadProfile | None) -> StudyPlan:
+    """The plan with an annual study's hours prepared (unchanged without one, or without a base case)."""
+    options = plan.spec.analyses.annual
+    if options is None or plan.context is None:
+        return plan
+    profile, proxy = _profile(plan.spec, plan.grid, given)
+    context = annual_context(
+        spec=plan.spec,
+        options=options,
+        profile=profile,
+        backend=plan.backend,
+        settings=plan.settings,
+        base=plan.solves[0],
+        dispatch=plan.context,
+        poi=plan.poi,
+        stages=[s.load for s in plan.solves[1:] if s.load is not None],
+        contingencies=plan.contingencies,
+    )
+    return dataclasses.replace(plan, annual=context, profile=profile, profile_is_proxy=proxy)
 
 
 def plan_fingerprint(plan: StudyPlan) -> str:
@@ -229,6 +292,8 @@ def plan_fingerprint(plan: StudyPlan) -> str:
     for solve in plan.solves:
         digest.update(f"|{solve.index}:{solve.converged}".encode())
     digest.update("|".join(f"{c.label}@{c.position}" for c in plan.contingencies).encode())
+    if plan.profile is not None:  # an uploaded profile's content is not in the spec, only its id
+        digest.update(hashlib.sha256(np.ascontiguousarray(plan.profile.values).tobytes()).digest())
     if plan.hosting is not None and plan.hosting_n1:  # only the N-1 hosting parts depend on it
         digest.update(f"|ceiling {plan.hosting.ceiling_mw!r}".encode())
     return digest.hexdigest()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 __all__ = [
+    "ANNUAL",
     "AREA",
     "COMPLETION",
     "ENVIRONMENT",
@@ -42,6 +43,7 @@ COMPLETION = 0.88
 HOSTING = 0.9
 LOAD_LOSS = 0.95
 ENVIRONMENT = 0.96
+ANNUAL = 0.965
 WRITING = 0.97
 
 

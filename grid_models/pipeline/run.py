@@ -11,6 +11,7 @@ import logging
 
 import pandapower as pp
 
+from grid_models.catalog.profiles import LoadProfile
 from grid_models.grid import Grid
 from grid_models.pipeline.completion import complete_study
 from grid_models.pipeline.local import solve_parts_locally
@@ -37,7 +38,12 @@ def finish_here(plan: StudyPlan, *, progress: ProgressCallback, processes: int =
 
 
 def run_study(
-    spec: StudySpec, net: Grid | pp.pandapowerNet, *, progress: ProgressCallback | None = None, processes: int = 1
+    spec: StudySpec,
+    net: Grid | pp.pandapowerNet,
+    *,
+    progress: ProgressCallback | None = None,
+    processes: int = 1,
+    profile: LoadProfile | None = None,
 ) -> StudyResult:
     """Run a study on a grid.
 
@@ -48,6 +54,8 @@ def run_study(
         processes: local processes for the parts (phase 2); more than one forks children that
             inherit the solved stages (ignored where forking is not possible, e.g. in a daemonic
             process). Results do not depend on it.
+        profile: the hourly profile an annual study names as an upload
+            (:func:`grid_models.catalog.profiles.parse_profile_csv`).
 
     Returns:
         The typed result; ``result.dataset`` holds the arrays (write it with ``result.write``).
@@ -59,4 +67,4 @@ def run_study(
     """
     report = progress or _no_progress
     grid = net if isinstance(net, Grid) else Grid.from_net(net)
-    return finish_here(plan_study(spec, grid, progress=report), progress=report, processes=processes)
+    return finish_here(plan_study(spec, grid, progress=report, profile=profile), progress=report, processes=processes)

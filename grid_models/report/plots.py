@@ -19,14 +19,14 @@ from grid_models.results.environment import Pollutant
 from grid_models.results.kinds import ViolationKind, ViolationStatus
 from grid_models.results.study import StudyResult
 
-__all__ = ["figures"]
+__all__ = ["figure", "figures"]
 
 _FUEL_COLORS = {"ng": "#e07b39", "coal": "#4d4d4d", "dfo": "#8c564b", "nuclear": "#9467bd", "hydro": "#1f77b4",
                 "wind": "#2ca02c", "solar": "#f2c511"}  # fmt: skip
 
 
 @contextmanager
-def _figure(width: float = 7.5, height: float = 3.4) -> Iterator[tuple[Any, list[str]]]:
+def figure(width: float = 7.5, height: float = 3.4) -> Iterator[tuple[Any, list[str]]]:
     fig = plt.figure(figsize=(width, height), dpi=96)
     out: list[str] = []
     try:
@@ -42,7 +42,7 @@ def _figure(width: float = 7.5, height: float = 3.4) -> Iterator[tuple[Any, list
 def _stages(result: StudyResult) -> str:
     stages = [result.base_case, *result.stages]
     labels = [s.label for s in stages]
-    with _figure() as (fig, out):
+    with figure() as (fig, out):
         left, right = fig.subplots(1, 2)
         left.bar(labels, [s.max_loading_percent or 0 for s in stages], color="#4c72b0")
         left.axhline(100, color="red", linestyle="--", linewidth=1, label="normal rating")
@@ -65,7 +65,7 @@ def _hosting(result: StudyResult) -> str | None:
     if hosting is None or not hosting.curve:
         return None
     curve = hosting.curve
-    with _figure() as (fig, out):
+    with figure() as (fig, out):
         left = fig.subplots()
         mw = [p.p_mw for p in curve]
         left.plot(mw, [p.worst_loading_percent or float("nan") for p in curve], marker=".", color="#4c72b0")
@@ -94,7 +94,7 @@ def _n1(result: StudyResult) -> str | None:
     if not violations:
         return None
     top = sorted(violations, key=lambda item: -item[1].value)[:12]
-    with _figure(height=0.35 * len(top) + 1.2) as (fig, out):
+    with figure(height=0.35 * len(top) + 1.2) as (fig, out):
         axis = fig.subplots()
         labels = [f"{stage}: {v.monitored} after {v.contingency}" for stage, v in top]
         axis.barh(labels[::-1], [v.value for _, v in top][::-1], color="#c44e52")
@@ -111,7 +111,7 @@ def _dispatch(result: StudyResult) -> str | None:
         return None
     methods = [next(m for m in s.methods if m.method == grid.main_method) for s in grid.stages]
     fuels = sorted({f for m in methods for f in m.by_fuel_mw}, key=lambda f: -sum(abs(m.by_fuel_mw.get(f, 0)) for m in methods))
-    with _figure() as (fig, out):
+    with figure() as (fig, out):
         axis = fig.subplots()
         labels = [s.stage for s in grid.stages]
         bottom = [0.0] * len(labels)
@@ -135,7 +135,7 @@ def _emissions(result: StudyResult) -> str | None:
     ]
     if not panels:
         return None
-    with _figure(height=3.6) as (fig, out):
+    with figure(height=3.6) as (fig, out):
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for axis, (draw, part) in zip(axes, panels, strict=True):
             draw(axis, part)
@@ -172,7 +172,7 @@ def _water(result: StudyResult) -> str | None:
     grid = result.environment.grid_supply if result.environment else None
     if grid is None or not grid.stages:
         return None
-    with _figure() as (fig, out):
+    with figure() as (fig, out):
         axis = fig.subplots()
         labels = [s.stage for s in grid.stages]
         onsite = [s.water.onsite_gal_per_day / 1e6 for s in grid.stages]

@@ -11,6 +11,7 @@ from importlib import resources
 from jinja2 import Environment, Template, select_autoescape
 
 from grid_models.factors import TABLES, table
+from grid_models.report.annual_plots import annual_figures
 from grid_models.report.plots import figures
 from grid_models.results.kinds import Severity
 from grid_models.results.study import StudyResult
@@ -80,7 +81,7 @@ def render_report(result: StudyResult) -> str:
         "headline": _headline(result),
         "counts": _counts(result),
         "findings": sorted(result.findings, key=lambda f: _ORDER[f.severity]),
-        "figures": figures(result),
+        "figures": figures(result) | annual_figures(result.annual),
         "env": env,
         "assumptions": assumptions,
         "factors": [row for name in TABLES for row in table(name).values()],

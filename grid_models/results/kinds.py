@@ -33,6 +33,7 @@ class FindingCategory(StrEnum):
     EMISSIONS = "emissions"  # what the grid supply or the on-site units emit
     AIR_PERMIT = "air_permit"  # Clean Air Act thresholds of the on-site units
     WATER = "water"  # water on site and at the power plants
+    ANNUAL = "annual"  # the year hour by hour: curtailment, firm size, headroom
 
 
 class ViolationStatus(StrEnum):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from grid_models.facility import GpuModel
 from grid_models.results.analyses import ContingencyAnalysisResult, HostingCapacityResult, LoadLossResult
+from grid_models.results.annual import AnnualResult
 from grid_models.results.environment import EnvironmentalResult
 from grid_models.results.kinds import FindingCategory, Severity, ViolationStatus
 from grid_models.spec.study import StudySpec
@@ -261,6 +262,7 @@ class StudyResult(BaseModel):
     hosting_capacity: HostingCapacityResult | None = None
     load_loss: LoadLossResult | None = None
     environment: EnvironmentalResult | None = None
+    annual: AnnualResult | None = None
     findings: list[Finding]
     assumptions: list[str]
     provenance: Provenance

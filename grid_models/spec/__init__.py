@@ -3,6 +3,7 @@ solver, environment), one pydantic model with a JSON schema."""
 
 from __future__ import annotations
 
+from grid_models.spec.annual import DEFAULT_CURTAILMENT_LIMITS_PERCENT, AnnualOptions, FacilityShape, ProfileSource, ReactiveLoad
 from grid_models.spec.dispatch import DEFAULT_DISPATCHABLE_FUELS, DispatchOptions, DispatchRule
 from grid_models.spec.environment import (
     CoalRank,
@@ -32,8 +33,10 @@ from grid_models.spec.study import (
 )
 
 __all__ = [
+    "DEFAULT_CURTAILMENT_LIMITS_PERCENT",
     "DEFAULT_DISPATCHABLE_FUELS",
     "AnalysesSpec",
+    "AnnualOptions",
     "CoalRank",
     "ContingencyOptions",
     "CoolingKind",
@@ -42,6 +45,7 @@ __all__ = [
     "DispatchRule",
     "EgridSubregion",
     "EmissionsOptions",
+    "FacilityShape",
     "GasTechnology",
     "GridRef",
     "HostingCapacityOptions",
@@ -52,6 +56,8 @@ __all__ = [
     "OnsiteUnits",
     "OzoneClass",
     "PowerFlowOptions",
+    "ProfileSource",
+    "ReactiveLoad",
     "SiteSpec",
     "SolverOptions",
     "StudyAreaMode",

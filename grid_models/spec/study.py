@@ -14,6 +14,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grid_models.facility import MAX_STAGE_MW, PRINTABLE, FacilityParameters, StageSpec, stage_load
+from grid_models.spec.annual import AnnualOptions
 from grid_models.spec.dispatch import DispatchOptions
 from grid_models.spec.environment import EmissionsOptions, OnsiteGeneration
 
@@ -230,6 +231,11 @@ class AnalysesSpec(BaseModel):
     load_loss: LoadLossOptions | None = None
     emissions: EmissionsOptions | None = Field(
         None, description="grid-supply emissions (merit order, DC OPF, eGRID rates) and water of each stage"
+    )
+    annual: AnnualOptions | None = Field(
+        None,
+        description="a year hour by hour: N-0 and screened N-1 every hour, the POI's hourly headroom, the curtailment a "
+        "flexible campus needs, and hourly emissions",
     )
 
 

@@ -21,6 +21,7 @@ from impact_service.cli.tables import print_result
 from impact_service.settings import get_settings
 
 if TYPE_CHECKING:
+    from grid_models.catalog.profiles import LoadProfile
     from grid_models.grid import Grid
     from grid_models.spec import StudySpec
 
@@ -40,6 +41,21 @@ def _load_grid(spec: StudySpec, grid_file: Path | None) -> Grid:
     except OSError as exc:
         raise SystemExit(f"cannot read the grid file {grid_file}: {exc.strerror or exc}") from None
     return load_upload(content, grid_id=spec.grid.upload_id or "upload", filename=grid_file.name)
+
+
+def _load_profile(spec: StudySpec, path: Path | None) -> LoadProfile | None:
+    annual = spec.analyses.annual
+    if annual is None or annual.profile.upload_id is None:
+        return None
+    from grid_models.catalog.profiles import parse_profile_csv
+
+    if path is None:
+        raise SystemExit("this spec names an uploaded hourly profile: pass the CSV with --profile-file")
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"cannot read the profile {path}: {exc.strerror or exc}") from None
+    return parse_profile_csv(content, name=path.name)
 
 
 def _read_spec(path: Path) -> StudySpec:
@@ -77,7 +93,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             guard.check()
             report(fraction, step)
 
-        result = run_study(spec, grid, progress=progress, processes=args.processes or available_processes())
+        profile = _load_profile(spec, args.profile_file)
+        result = run_study(spec, grid, progress=progress, processes=args.processes or available_processes(), profile=profile)
     print_result(result)
     if args.out:
         from grid_models.report import render_report
@@ -181,6 +198,7 @@ def add_engine_commands(sub: Subcommands) -> None:
     run.add_argument("spec", type=Path, help="study spec JSON (see examples/)")
     run.add_argument("--out", type=Path, help="write result.json, result.nc and report.html into this folder")
     run.add_argument("--grid-file", type=Path, help="grid file for specs that name an upload_id")
+    run.add_argument("--profile-file", type=Path, help="hourly profile CSV for an annual study that names a profile upload_id")
     run.add_argument(
         "--processes", type=_positive_int, default=None, help="local processes for the N-1 outages (default: one per CPU core)"
     )

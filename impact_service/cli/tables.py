@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
+from impact_service.cli.annual import annual_tables
 from impact_service.cli.console import console
 from impact_service.cli.environment import environment_tables
 
@@ -132,7 +133,13 @@ def _load_loss_table(result: StudyResult) -> Table | None:
 def print_result(result: StudyResult, *, max_findings: int = 25) -> None:
     """Print the stage table, the analyses' tables and the most severe findings."""
     console.print(_stage_table(result))
-    for table in (_contingency_table(result), _hosting_table(result), _load_loss_table(result), *environment_tables(result)):
+    for table in (
+        _contingency_table(result),
+        _hosting_table(result),
+        _load_loss_table(result),
+        *environment_tables(result),
+        *annual_tables(result),
+    ):
         if table is not None:
             console.print(table)
     order = {"critical": 0, "violation": 1, "warning": 2, "info": 3}

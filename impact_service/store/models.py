@@ -17,6 +17,7 @@ __all__ = [
     "GridIndex",
     "GridUpload",
     "PartStatus",
+    "ProfileUpload",
     "Study",
     "StudyPart",
     "StudyResultRow",
@@ -122,6 +123,22 @@ class GridUpload(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ProfileUpload(Base):
+    """A tenant's uploaded hourly load profile (CSV), validated at upload."""
+
+    __tablename__ = "profile_uploads"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    checksum: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    hours: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON)  # columns, unit, first hour
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class GridIndex(Base):
     """Summary and bus table of a grid (catalog or upload), so the API answers without the engine."""
 
@@ -191,6 +208,7 @@ class StudyPart(Base):
     start: Mapped[int] = mapped_column(Integer)
     stop: Mapped[int] = mapped_column(Integer)
     hosting: Mapped[bool] = mapped_column(default=False)
+    kind: Mapped[str] = mapped_column(String(16), default="outages")  # grid_models.pipeline.PartKind
     status: Mapped[PartStatus] = mapped_column(status_column(PartStatus, name="part_status"), default=PartStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -53,6 +53,7 @@ class PartItem:
     start: int
     stop: int
     hosting: bool
+    kind: str = "outages"  # grid_models.pipeline.PartKind: outages or hours
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def create_parts(session: Session, *, study_id: str, token: str, fingerprint: st
             start=item.start,
             stop=item.stop,
             hosting=item.hosting,
+            kind=item.kind,
         )
         for number, item in enumerate(items)
     ]
@@ -129,7 +131,7 @@ def claim_part(
     study_token = session.scalar(select(Study.claim_token).where(Study.id == part.study_id)) if part else None
     if part is None or study_token is None:
         return None
-    item = PartItem(part.stage_index, part.start, part.stop, part.hosting)
+    item = PartItem(part.stage_index, part.start, part.stop, part.hosting, part.kind)
     return PartClaim(token, part.study_id, study_token, part.number, item)
 
 

@@ -24,6 +24,7 @@ from impact_service.store.models import (
     ClaimState,
     GridIndex,
     GridUpload,
+    ProfileUpload,
     Study,
     StudyPart,
     StudyResultRow,
@@ -43,12 +44,14 @@ __all__ = [
     "find_existing_study",
     "finish_study",
     "get_grid_index",
+    "get_profile",
     "get_result",
     "get_study",
     "get_upload",
     "grid_bus_count",
     "hash_key",
     "heartbeat",
+    "list_profiles",
     "list_studies",
     "list_uploads",
     "new_id",
@@ -56,6 +59,7 @@ __all__ = [
     "request_cancel",
     "requeue",
     "save_grid_index",
+    "save_profile",
     "save_upload",
     "stale_running",
     "tenant_for_key",
@@ -345,6 +349,40 @@ def list_uploads(session: Session, *, tenant_id: str) -> Sequence[GridUpload]:
     """A tenant's uploads, newest first."""
     return session.scalars(
         select(GridUpload).where(GridUpload.tenant_id == tenant_id).order_by(GridUpload.created_at.desc())
+    ).all()
+
+
+def save_profile(
+    session: Session, *, tenant_id: str, name: str, checksum: str, hours: int, summary: dict[str, object], content: bytes
+) -> ProfileUpload:
+    """Store a validated hourly profile."""
+    row = ProfileUpload(
+        id=new_id("pr"),
+        tenant_id=tenant_id,
+        name=name[:200],
+        checksum=checksum,
+        size_bytes=len(content),
+        hours=hours,
+        summary=summary,
+        content=content,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_profile(session: Session, *, profile_id: str, tenant_id: str | None = None) -> ProfileUpload | None:
+    """A profile upload; with ``tenant_id``, only when it belongs to that tenant."""
+    row = session.get(ProfileUpload, profile_id)
+    if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+        return None
+    return row
+
+
+def list_profiles(session: Session, *, tenant_id: str) -> Sequence[ProfileUpload]:
+    """A tenant's profile uploads, newest first."""
+    return session.scalars(
+        select(ProfileUpload).where(ProfileUpload.tenant_id == tenant_id).order_by(ProfileUpload.created_at.desc())
     ).all()
 
 

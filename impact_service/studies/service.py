@@ -27,7 +27,34 @@ def _validate_grid_and_site(session: Session, settings: Settings, *, tenant_id: 
     grid_id = spec.grid.catalog or spec.grid.upload_id or ""
     _, index = index_for(session, settings, tenant_id=tenant_id, grid_id=grid_id)
     resolve_site(index, bus=spec.site.bus, bus_name=spec.site.bus_name)
+    _validate_profile(session, tenant_id=tenant_id, spec=spec)
     return grid_key(catalog=spec.grid.catalog, upload_id=spec.grid.upload_id), len(index.buses)
+
+
+_SCENARIO_GRIDS = ("activsg2000", "activsg200")  # the catalog grids that ship hourly scenarios
+
+
+def _validate_profile(session: Session, *, tenant_id: str, spec: StudySpec) -> None:
+    """An annual study's profile must exist before the study is queued."""
+    annual = spec.analyses.annual
+    if annual is None:
+        return
+    source = annual.profile
+    if source.upload_id is not None and repo.get_profile(session, profile_id=source.upload_id, tenant_id=tenant_id) is None:
+        raise UnprocessableEntity(
+            f"no profile {source.upload_id!r} for this tenant; upload it with POST /v1/profiles", code="profile_not_found"
+        )
+    if source.proxy is not None and source.proxy not in _SCENARIO_GRIDS:
+        raise UnprocessableEntity(
+            f"catalog grid {source.proxy!r} ships no hourly profile to borrow; use one of {', '.join(_SCENARIO_GRIDS)}",
+            code="invalid_request",
+        )
+    if source.catalog and spec.grid.catalog not in _SCENARIO_GRIDS:
+        raise UnprocessableEntity(
+            f"grid {spec.grid.catalog or spec.grid.upload_id!r} ships no hourly load profile: upload one (POST /v1/profiles) "
+            "and name it as analyses.annual.profile.upload_id, or borrow a shape with analyses.annual.profile.proxy",
+            code="invalid_request",
+        )
 
 
 def _send(settings: Settings, study: Study, *, buses: int) -> None:

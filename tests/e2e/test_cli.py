@@ -85,7 +85,7 @@ def test_bad_spec_and_bad_grid_file_give_messages_not_tracebacks(tmp_path: Path)
     "step",
     [
         "preparing the grid model",  # phase 1, the plan
-        "N-1: 1 of",  # phase 2, while forked processes solve parts
+        "1 of 4 parts solved",  # phase 2, while forked processes solve parts
         "hosting capacity",  # phase 3, the completion
     ],
 )

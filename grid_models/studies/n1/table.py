@@ -70,6 +70,21 @@ class OutageTable:
         """Row of a contingency given its label."""
         return next(i for i, c in enumerate(self.contingencies) if c.label == label)
 
+    @classmethod
+    def join(cls, tables: list[OutageTable]) -> OutageTable:
+        """The rows of ``tables`` one after the other."""
+        return cls(
+            contingencies=[c for table in tables for c in table.contingencies],
+            converged=np.concatenate([t.converged for t in tables]),
+            exact=np.concatenate([t.exact for t in tables]),
+            vm_pu=np.vstack([t.vm_pu for t in tables]),
+            loading_percent=np.vstack([t.loading_percent for t in tables]),
+            islanded_buses=np.concatenate([t.islanded_buses for t in tables]),
+            islanded_load_mw=np.concatenate([t.islanded_load_mw for t in tables]),
+            islanded_generation_mw=np.concatenate([t.islanded_generation_mw for t in tables]),
+            duration_s=sum(t.duration_s for t in tables),
+        )
+
     def take(self, rows: IntArray) -> OutageTable:
         """A table of the given rows only."""
         return OutageTable(

@@ -1,0 +1,1 @@
+"""/v1/profiles: hourly load profiles a tenant uploads for annual studies."""
