@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-floor clean
+.PHONY: demo test lint typecheck unit bench bench-floor bench-annual clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_contingency.py
 	$(BIN)/python benchmarks/bench_service.py
 	$(BIN)/python benchmarks/bench_fleet.py
+
+## bench-annual: the year hour by hour (activsg2000, Abilene 1.2 GW) against pandapower's and lightsim2grid's
+## time series, peak memory, and the service's 1 -> 2 worker ratio (~20 min; --quick: one week)
+bench-annual: $(STAMP)
+	$(BIN)/python benchmarks/bench_annual.py
 
 ## bench-floor: how fast the Memphis example's N-1 could be with every reactive limit known in advance (~5 min)
 bench-floor: $(STAMP)

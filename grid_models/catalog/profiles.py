@@ -231,7 +231,9 @@ def _directives(lines: list[str], issues: list[ValidationIssue]) -> tuple[_Heade
         elif key == "year" and value.isdigit() and 1900 <= int(value) <= 2100:
             header.year = int(value)
         else:
-            issues.append(ValidationIssue("profile", key, f"line {number}: '# {key}: {value}' is not understood", [number]))
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            text = f"line {number}: '# {key[:40]}: {shown}' is not understood"
+            issues.append(ValidationIssue("profile", key[:40], text, [number]))
     if header.unit is None:
         issues.append(ValidationIssue("profile", "unit", "say what the values are: add a line '# unit: MW' or '# unit: pu'"))
     return header, rest

@@ -81,15 +81,17 @@ PARTS_PER_PROCESS = 2
 
 
 def forked_parts(plan: StudyPlan, *, processes: int) -> list[Part]:
-    """The parts for ``processes`` local processes: about ``PARTS_PER_PROCESS`` each, cut evenly
-    across the stages (one part per stage when there are already that many stages), heaviest first.
+    """The parts for ``processes`` local processes: outages in about ``PARTS_PER_PROCESS`` parts
+    each, cut evenly across the stages (one part per stage when there are already that many stages), heaviest first.
 
     The base case's part that searches the N-1 hosting capacity stays whole: parts of it would
     bisect along other paths, and their extra trials would make the hosting curve denser than a
     one-process run's (the limits would not change).
     """
     wanted = processes * PARTS_PER_PROCESS
-    hours = None if plan.annual is None else math.ceil((plan.annual.last_hour - plan.annual.first_hour) / wanted)
+    # an annual study's hours: one screening window per part (a window's answer does not depend on
+    # where it is solved, so finer parts cost nothing and report progress every week of the year)
+    hours = None if plan.annual is None else plan.annual.options.window_hours
     parts = plan_parts(plan, hours_per_part=hours)
     outage_parts = [part for part in parts if part.kind is PartKind.OUTAGES]
     if outage_parts and len(outage_parts) < wanted:

@@ -9,6 +9,7 @@ here: a :class:`PartKind`, its cut in ``plan_parts``, its solve in ``solve_part`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -84,12 +85,14 @@ def plan_parts(
     """The parts to solve: one per stage when ``rows_per_part`` is None; the base case's parts that
     also search the N-1 hosting capacity (which solves them at a dozen or so demand levels) may be
     cut smaller with ``hosting_rows_per_part``; an annual study's hours in blocks of
-    ``hours_per_part`` (one block when None). Heaviest (hosting) parts first, hours last."""
+    ``hours_per_part`` rounded up to whole screening windows (one block when None). Heaviest
+    (hosting) parts first, hours last."""
     count = len(plan.contingencies)
     parts: list[Part] = []
     if plan.annual is not None:
         first, last = plan.annual.first_hour, plan.annual.last_hour
-        size = max(hours_per_part or (last - first), 1)
+        window = plan.annual.options.window_hours
+        size = window * math.ceil(max(hours_per_part or (last - first), 1) / window)
         parts.extend(Part(-1, start, min(start + size, last), kind=PartKind.HOURS) for start in range(first, last, size))
     for stage in plan.outage_stages:
         hosting = stage == 0 and plan.hosting_n1

@@ -10,11 +10,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from grid_models.facility import LENIENT, REQUEST_CONFIG
 
 __all__ = ["DEFAULT_CURTAILMENT_LIMITS_PERCENT", "AnnualOptions", "FacilityShape", "ProfileSource", "ReactiveLoad"]
 
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 # Norris et al., "Rethinking Load Growth", Duke Nicholas Institute (Feb 2025): 0.25 / 0.5 / 1 % of the load's
 # annual energy (REFERENCE.md section 7); 5 % added for a wider view
@@ -33,7 +34,7 @@ class ProfileSource(BaseModel):
     ACTIVSg200 ship them), a profile the tenant uploaded (``upload_id``), or, as an explicit proxy
     that the result flags with a warning, another catalog grid's system profile (``proxy``)."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     catalog: bool = Field(False, description="the grid's own hourly scenarios (catalog grids that ship them)")
     upload_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="an uploaded profile (POST /v1/profiles)")
@@ -55,7 +56,7 @@ class FacilityShape(BaseModel):
     """The facility's hourly demand as a share of each stage's MW: a week of 24 x 7 values
     (Monday first, hour 0-23 of the day) repeated over the year; flat (1.0) when omitted."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     weekly: list[Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=24, max_length=24)]] = Field(
         min_length=7, max_length=7, description="7 days x 24 hours, per unit of the stage's MW"
@@ -66,10 +67,10 @@ class AnnualOptions(BaseModel):
     """A year hour by hour: re-dispatch, N-0 with and without the facility, screened N-1, the POI's
     hourly headroom, the curtailment a flexible campus needs, and hourly emissions."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     profile: ProfileSource = Field(default_factory=lambda: ProfileSource(catalog=True))
-    reactive_load: ReactiveLoad = ReactiveLoad.FOLLOW_ACTIVE
+    reactive_load: Annotated[ReactiveLoad, LENIENT] = ReactiveLoad.FOLLOW_ACTIVE
     facility_shape: FacilityShape | None = None
     n1: bool = Field(True, description="screen every hour's study-area outages and confirm flagged ones in AC")
     screening_margin_percent: float = Field(
@@ -89,10 +90,21 @@ class AnnualOptions(BaseModel):
     )
     size_sweep_points: int = Field(12, ge=2, le=100, description="facility sizes swept from 0 to the largest stage")
     max_exact_hours: int = Field(
-        3000, ge=0, le=8784, description="hours whose headroom is searched exactly in AC at most (the rest are estimates)"
+        500,
+        ge=0,
+        le=8784,
+        description="hours whose headroom is searched exactly in AC at most, lowest estimates first (the rest are estimates)",
+    )
+    window_hours: int = Field(
+        168,
+        ge=24,
+        le=8784,
+        description="hours screened and budgeted together, counted from the first studied hour (a week): each window "
+        "picks its own screening reference hours and gets its share of max_exact_hours, so a result does not depend on "
+        "how the year is cut into parts",
     )
     onsite_backup: bool = Field(False, description="curtailed energy is served by the on-site turbines (needs onsite_generation)")
-    hours: tuple[int, int] | None = Field(
+    hours: Annotated[tuple[int, int], LENIENT] | None = Field(
         None, description="only hours [start, stop) of the profile (0-based), for a quick look; the whole year by default"
     )
 

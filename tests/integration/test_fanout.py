@@ -42,7 +42,7 @@ SPRINGFIELD = {
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("fleet")
-    settings = fast_settings(data, fanout_part_bus_outages=PART_BUS_OUTAGES)
+    settings = fast_settings(data, fanout_part_bus_outages=PART_BUS_OUTAGES).model_copy(update={"fanout_hours_per_part": 24})
     stack = Stack(settings=settings, workers=2, beat=True, log_dir=data / "logs")
     stack.start()
     yield stack
@@ -138,6 +138,37 @@ def test_cancel_stops_a_fanned_out_study(fleet: Stack, client: ApiClient) -> Non
     final = client.wait(study["id"], timeout_s=60)
     assert final["status"] == "canceled"
     assert final["error"]["code"] == "study_canceled"
-    assert any(p.status != "done" for p in _parts(fleet, study["id"])), "the cancel came too late to test anything"
+    parts = _parts(fleet, study["id"])
+    assert any(p.status != "done" for p in parts), "the cancel came too late to test anything"
+    assert {p.status for p in parts} <= {"done", "canceled"}, "a canceled study's unsolved parts are marked canceled"
+    assert all(p.claim_token is None for p in parts)
     with session_scope(fleet.settings.database()) as session:
         assert repo.get_result(session, study_id=study["id"]) is None
+
+
+ANNUAL = {
+    "name": "two days of 2017, hour by hour",
+    "grid": {"catalog": "activsg200"},
+    "site": {"bus_name": "CLINTON 1 0"},
+    "stages": [{"label": "campus", "mw": 450}],
+    "analyses": {"annual": {"hours": [3000, 3048], "window_hours": 24}},
+}
+
+
+def test_an_annual_study_fans_out_in_blocks_of_hours(
+    fleet: Stack, client: ApiClient, catalog_grid: Callable[[str], Grid]
+) -> None:
+    """48 hours in two 24-hour parts on the two workers; the merged year equals the one-process
+    run (each 24-hour screening window is solved the same way wherever it runs)."""
+    study = client.submit(ANNUAL)
+    assert client.wait(study["id"], timeout_s=300)["status"] == "succeeded"
+    parts = _parts(fleet, study["id"])
+    assert [(p.kind, p.start, p.stop) for p in parts] == [("hours", 3000, 3024), ("hours", 3024, 3048)]
+    fanned = client.result(study["id"])
+    assert fanned["provenance"]["execution"]["mode"] == "fleet"
+    assert fanned["provenance"]["execution"]["parts"] == 2
+    alone = run_study(StudySpec.model_validate(ANNUAL), catalog_grid("activsg200")).model_dump(mode="json")
+    mine, theirs = fanned["annual"], alone["annual"]
+    assert len(mine["hourly_headroom_mw"]) == 48
+    assert without_timings(mine) == without_timings(theirs)
+    assert mine["energy_balance_max_mw"] < 1e-3

@@ -3,7 +3,7 @@ sizes, the firm size, the curtailment-enabled headroom, and their findings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -42,20 +42,24 @@ class Year:
 
 def join_blocks(blocks: list[HourBlock], profile: LoadProfile) -> Year:
     """One block over every hour (the blocks are in order and cover the hours once)."""
-    joined: dict[str, object] = {
-        "start": blocks[0].start,
-        "stop": blocks[-1].stop,
-        "duration_s": sum(b.duration_s for b in blocks),
-    }
-    for field in fields(HourBlock):
-        if field.name in joined:
-            continue
-        parts = [getattr(block, field.name) for block in blocks]
-        axis = 0 if field.name == "gen_base_mw" else parts[0].ndim - 1 if field.name != "gen_stage_mw" else 1
-        joined[field.name] = np.concatenate(parts, axis=axis)
-    hours = HourBlock(**joined)  # type: ignore[arg-type]
+    hours = HourBlock.concat(blocks)
     stamps = profile.timestamps()[hours.start : hours.stop]
     return Year(hours, stamps)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _when(result: CurtailmentResult) -> str:
+    """When the curtailment falls: its three largest months and most frequent hours of the day."""
+    if not result.hours:
+        return ""
+    months = [m for m in np.argsort(result.by_month_mwh, kind="stable")[::-1][:3] if result.by_month_mwh[m] > 0]
+    hours = [h for h in np.argsort(result.by_hour_of_day, kind="stable")[::-1][:3] if result.by_hour_of_day[h] > 0]
+    return (
+        f"; most energy in {', '.join(_MONTHS[m] for m in sorted(months))}, "
+        f"most often at {', '.join(f'{h:02d}:00' for h in sorted(hours))}"
+    )
 
 
 def _hour_text(year: Year, index: int) -> str:
@@ -213,7 +217,7 @@ def annual_findings(
             Finding(
                 severity=Severity.WARNING,
                 category=FindingCategory.ANNUAL,
-                what=f"{unsolved} hours have no AC solution even without the campus; they count as fully curtailed",
+                what=f"{unsolved:,} hours have no AC solution even without the campus; they count as fully curtailed",
                 value=float(unsolved),
                 unit="h",
             )
@@ -242,9 +246,9 @@ def annual_findings(
                 severity=severity,
                 category=FindingCategory.ANNUAL,
                 stage=stage.label,
-                what=f"{stage_title(stage.label, stage.p_mw)} as a flexible load: curtailed {result.hours} hours, "
-                f"{result.energy_mwh:,.0f} MWh ({result.share_percent:.2f} % of its energy) in {result.events} events, "
-                f"the longest {result.longest_event_h} h",
+                what=f"{stage_title(stage.label, stage.p_mw)} as a flexible load: curtailed {result.hours:,} hours, "
+                f"{result.energy_mwh:,.0f} MWh ({result.share_percent:.2f} % of its energy) in {result.events:,} events, "
+                f"the longest {result.longest_event_h} h{_when(result)}",
                 value=result.share_percent,
                 unit="%",
             )

@@ -6,12 +6,12 @@ branch outage, ``f_l - P_g (PTDF_l,g - sum_i w_i PTDF_l,i)`` for a generator out
 the response units ``w`` take up. The estimate keeps each branch's pre-outage reactive flow; a pair
 is flagged when a monitored branch the outage loads up is estimated within ``margin_percent`` of
 its emergency limit and the facility moves it by at least half the attribution threshold.
-Voltage: each outage's effect on every monitored bus is measured in AC at a few reference hours
-of the block (lowest, middle and highest load, without the facility); a pair is flagged when the
-hour's voltage plus the largest effect seen comes within ``margin_pu`` of the post-contingency
-band at a bus the facility moves by half the threshold. Elements past a post-contingency limit
-before any outage are the hour's N-0 problem, not the outage's. Outages that split the grid are
-always flagged. A flagged pair is solved in AC with and without the facility:
+Voltage: each outage's effect on every monitored bus is measured in AC at a few reference hours of
+each screening window (a week by default; lowest, middle and highest load, without the facility); a
+pair is flagged when the hour's voltage plus the largest effect seen comes within ``margin_pu`` of
+the post-contingency band at a bus the facility moves by half the threshold. Elements past a
+post-contingency limit before any outage are the hour's N-0 problem, not the outage's. Outages that
+split the grid are always flagged. A flagged pair is solved in AC with and without the facility:
 every reported violation is an AC result; the screen only decides which pairs are skipped.
 """
 

@@ -54,3 +54,26 @@ def test_curtailment_enabled_headroom_by_hand() -> None:
 def test_no_curtailment_when_the_campus_fits_every_hour() -> None:
     stats = curtailment(np.full(24, 100.0), np.full(24, 100.0), _stamps(24))
     assert (stats.hours, stats.energy_mwh, stats.events, stats.longest_event_h) == (0, 0.0, 0, 0)
+
+
+def test_the_finding_says_when_the_curtailment_falls() -> None:
+    from grid_models.results.annual import CurtailmentResult
+    from grid_models.studies.annual.analysis import _when
+
+    by_month = [0.0] * 12
+    by_month[2], by_month[3], by_month[9], by_month[6] = 50.0, 30.0, 20.0, 5.0
+    by_hour = [0] * 24
+    by_hour[2], by_hour[3], by_hour[1], by_hour[14] = 9, 8, 7, 1
+    result = CurtailmentResult(
+        size_mw=100,
+        hours=25,
+        energy_mwh=105,
+        share_percent=1,
+        events=3,
+        longest_event_h=5,
+        by_month_mwh=by_month,
+        by_hour_of_day=by_hour,
+    )
+    assert _when(result) == "; most energy in Mar, Apr, Oct, most often at 01:00, 02:00, 03:00"
+    none = result.model_copy(update={"hours": 0})
+    assert _when(none) == ""

@@ -4,11 +4,13 @@ AC N-1, and the exact hourly headroom against a brute-force sweep of the demand.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from grid_models.errors import InternalError
 from grid_models.grid import Grid
 from grid_models.pipeline import StudyPlan, plan_study
 from grid_models.results import ViolationStatus
@@ -17,6 +19,7 @@ from grid_models.studies.annual.block import AnnualContext, BlockRun, HourBlock,
 from grid_models.studies.n1.table import Contingency
 from grid_models.studies.n1.violations import evaluate_contingencies
 
+_COMPARED = ("headroom_mw", "headroom_n0_mw", "headroom_exact", "n1_violations", "gen_stage_mw", "balance_mw", "pairs_flagged")
 SPEC = {
     "grid": {"catalog": "activsg200"},
     "site": {"bus_name": "CLINTON 1 0"},
@@ -38,7 +41,7 @@ def context(plan: StudyPlan) -> AnnualContext:
 
 @pytest.fixture(scope="module")
 def two_days(context: AnnualContext) -> HourBlock:
-    return solve_block(context, 3000, 3048)
+    return solve_block(context, 3024, 3072)  # two days, from a (one-week) screening window's start
 
 
 def test_every_hour_solves_and_balances(two_days: HourBlock) -> None:
@@ -51,9 +54,29 @@ def test_every_hour_solves_and_balances(two_days: HourBlock) -> None:
 
 
 def test_the_same_inputs_give_the_same_result(context: AnnualContext, two_days: HourBlock) -> None:
-    again = solve_block(context, 3000, 3048)
-    for name in ("headroom_mw", "headroom_n0_mw", "n1_violations", "gen_stage_mw", "balance_mw", "pairs_flagged"):
+    again = solve_block(context, 3024, 3072)
+    for name in _COMPARED:
         np.testing.assert_array_equal(getattr(again, name), getattr(two_days, name), err_msg=name)
+
+
+def test_the_result_does_not_depend_on_the_cut_into_parts(context: AnnualContext) -> None:
+    daily = dataclasses.replace(context, options=context.options.model_copy(update={"window_hours": 24}))
+    whole = solve_block(daily, 3024, 3072)
+    halves = HourBlock.concat([solve_block(daily, 3024, 3048), solve_block(daily, 3048, 3072)])
+    for name in _COMPARED:
+        np.testing.assert_array_equal(getattr(halves, name), getattr(whole, name), err_msg=name)
+    with pytest.raises(InternalError, match="screening window"):
+        solve_block(daily, 3030, 3048)
+
+
+def _window_run(context: AnnualContext, runs: dict[int, BlockRun], hour: int) -> BlockRun:
+    """The hour's screening window as the study solves it (its own reference hours)."""
+    size = context.options.window_hours
+    start = context.first_hour + (hour - context.first_hour) // size * size
+    if start not in runs:
+        runs[start] = BlockRun(context, start, min(start + size, context.last_hour), None)
+        runs[start].reference_effects()
+    return runs[start]
 
 
 def _attributable(run: BlockRun, hour: HourState, outages: list[Contingency]) -> set[tuple[str, str, str]]:
@@ -79,11 +102,11 @@ def _sampled_hours(context: AnnualContext, count: int, stressed: int) -> list[in
 
 @pytest.mark.slow  # 200 hours, every study-area outage in AC with and without the campus (about a minute)
 def test_the_screen_misses_no_violation_the_exhaustive_n1_finds(context: AnnualContext) -> None:
-    run = BlockRun(context, 0, context.last_hour, None)
-    run.reference_effects()
+    runs: dict[int, BlockRun] = {}
     hours = _sampled_hours(context, 200, 50)
     compared = violating = 0
     for number in hours:
+        run = _window_run(context, runs, number)
         hour = run.load_hour(number)
         solve = hour.stages[0]
         if not (hour.base.converged and solve.converged) or run.n0_count(solve, hour):
@@ -100,10 +123,10 @@ def test_the_screen_misses_no_violation_the_exhaustive_n1_finds(context: AnnualC
 @pytest.mark.slow  # a 5 MW sweep around the answer in a few hours, each step with its screened N-1
 def test_the_exact_headroom_is_where_a_brute_force_sweep_first_fails(context: AnnualContext) -> None:
     hours = _sampled_hours(context, 4, 2)
-    run = BlockRun(context, 0, context.last_hour, None)
-    run.reference_effects()
+    runs: dict[int, BlockRun] = {}
     step = context.options.headroom_resolution_mw
     for number in hours:
+        run = _window_run(context, runs, number)
         run.exact_left = 1
         run.search_hour(number)
         found = float(run.block.headroom_mw[number - run.block.start])
