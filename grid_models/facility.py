@@ -15,11 +15,13 @@ from functools import cache
 from importlib import resources
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 __all__ = [
+    "LENIENT",
     "MAX_STAGE_MW",
     "PRINTABLE",
+    "REQUEST_CONFIG",
     "FacilityParameters",
     "GpuModel",
     "GpuPower",
@@ -99,13 +101,19 @@ def _default(name: str) -> float:
     return facility_defaults()[name].value
 
 
+# Request models refuse what JSON would only coerce: true or "100" where a number belongs, 1 where a
+# boolean does ("mw": true ran a 1 MW study). Enum fields opt out with LENIENT: in a parsed JSON body
+# their values arrive as strings, which strict mode would refuse.
+REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+LENIENT = Strict(False)
+
 MAX_STAGE_MW = 50_000.0  # a stage's demand, whether given in MW or in GPUs
 
 
 class FacilityParameters(BaseModel):
     """How GPUs become MW; defaults and their sources in ``grid_models/data/facility_defaults.csv``."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = REQUEST_CONFIG
 
     pue: float = Field(default_factory=lambda: _default("pue"), ge=1.0, le=3.0, description="power usage effectiveness")
     network_storage_share: float = Field(
@@ -120,7 +128,7 @@ class FacilityParameters(BaseModel):
     power_factor: float = Field(
         default_factory=lambda: _default("power_factor"), gt=0.5, le=1.0, description="lagging power factor at the POI"
     )
-    server_kw_per_gpu: dict[GpuModel, Annotated[float, Field(gt=0.0, le=20.0)]] = Field(
+    server_kw_per_gpu: dict[Annotated[GpuModel, LENIENT], Annotated[float, Field(gt=0.0, le=20.0)]] = Field(
         default_factory=dict, description="overrides of the server power per GPU (kW, 0-20) by GPU model"
     )
 
@@ -133,11 +141,11 @@ class FacilityParameters(BaseModel):
 class StageSpec(BaseModel):
     """One growth stage: a GPU count with a GPU model, or a demand in MW."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = REQUEST_CONFIG
 
     label: str = Field(default="", max_length=80, pattern=PRINTABLE)
     gpus: int | None = Field(default=None, gt=0, le=20_000_000)
-    gpu_model: GpuModel | None = None
+    gpu_model: Annotated[GpuModel, LENIENT] | None = None
     mw: float | None = Field(default=None, gt=0.0, le=MAX_STAGE_MW, description="facility demand at the POI, MW")
 
     @model_validator(mode="after")

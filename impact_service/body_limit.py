@@ -1,7 +1,7 @@
 """Request bodies above a size limit are refused with 413 before they are parsed.
 
 A study spec is a few kilobytes; without a limit a 200 MB JSON body was parsed and accepted (the
-API process grew by 400 MB). Grid uploads (``/v1/grids``) get the upload limit plus room for the
+API process grew by 400 MB). Grid and profile uploads (``/v1/grids``, ``/v1/profiles``) get the upload limit plus room for the
 multipart envelope. A declared ``Content-Length`` is checked at once; a body sent without one
 (chunked) is read up to the limit and then handed on.
 """
@@ -17,6 +17,7 @@ from impact_service.errors import error_body
 __all__ = ["BodyLimit"]
 
 _MULTIPART_ROOM = 1024 * 1024
+_UPLOAD_PATHS = ("/v1/grids", "/v1/profiles")
 
 
 class BodyLimit:
@@ -29,7 +30,7 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        limit = self.upload_bytes if scope["path"].startswith("/v1/grids") else self.request_bytes
+        limit = self.upload_bytes if scope["path"].startswith(_UPLOAD_PATHS) else self.request_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if declared.isdigit() and int(declared) > limit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,6 +55,13 @@ class ApiClient:
         """Queue a study; returns the study resource."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         result: dict[str, Any] = self._check(self._http.post("/v1/studies", json=spec, headers=headers)).json()
+        return result
+
+    def upload(self, kind: str, path: Path) -> dict[str, Any]:
+        """Upload a grid (``kind`` "grids") or an hourly profile ("profiles") file; returns its resource."""
+        with path.open("rb") as handle:
+            response = self._http.post(f"/v1/{kind}", files={"file": (path.name, handle)})
+        result: dict[str, Any] = self._check(response).json()
         return result
 
     def study(self, study_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from impact_service.errors import Unauthorized
-from impact_service.settings import Settings
+from impact_service.settings import KEY_CACHE_S, Settings
 from impact_service.store.db import session_factory
 from impact_service.store.models import Tenant
 from impact_service.store.repository import tenant_for_key
@@ -42,7 +42,6 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-_KEY_CACHE_S = 30.0  # a revoked key stops working within this many seconds
 _key_cache: dict[str, tuple[float, Tenant]] = {}
 
 
@@ -50,7 +49,7 @@ def _tenant_for(session: Session, key: str) -> Tenant | None:
     """Tenant of a key; cached briefly in-process (status polling authenticates every request)."""
     now = time.monotonic()
     hit = _key_cache.get(key)
-    if hit is not None and now - hit[0] < _KEY_CACHE_S:
+    if hit is not None and now - hit[0] < KEY_CACHE_S:
         return hit[1]
     tenant = tenant_for_key(session, key=key)
     if tenant is not None:

@@ -29,6 +29,18 @@ __all__ = ["Stack", "local_api_key", "service_command"]
 logger = logging.getLogger(__name__)
 
 
+PRIVATE_UMASK = 0o077  # the database, its WAL and SHM files, logs and Redis's files: readable by their owner only
+
+
+def _make_private(settings: Settings) -> None:
+    """The data folder 0700 and the files an earlier version left readable 0600."""
+    folder = settings.data_dir
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    for path in folder.glob("gridimpact.db*"):
+        path.chmod(0o600)
+
+
 def service_command(*args: str) -> list[str]:
     """``gridimpact <args>`` run with this interpreter (same as the console script)."""
     return [sys.executable, "-m", "impact_service.cli", *args]
@@ -59,6 +71,7 @@ class Stack:
     log_dir: Path | None = None
     redis: RedisServer | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         """Environment of the children: the stack's database, broker and folders."""
@@ -76,23 +89,40 @@ class Stack:
                 "IMPACT_MAX_ATTEMPTS": str(self.settings.max_attempts),
                 "IMPACT_FANOUT_PART_BUS_OUTAGES": str(self.settings.fanout_part_bus_outages),
                 "IMPACT_FANOUT_HOURS_PER_PART": str(self.settings.fanout_hours_per_part),
+                "IMPACT_TENANT_MAX_QUEUED": str(self.settings.tenant_max_queued),
+                "IMPACT_TENANT_MAX_RUNNING": str(self.settings.tenant_max_running),
+                "IMPACT_TENANT_WAITING_MESSAGES": str(self.settings.tenant_waiting_messages),
             }
         )
         return env
 
+    def respawn(self, name: str) -> None:
+        """Start a child that exited again, with the same command (the supervisor's restart)."""
+        self._spawn(name, self.commands[name])
+
     def _spawn(self, name: str, command: list[str]) -> None:
+        self.commands[name] = command
         out = None
         if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = (self.log_dir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(command, env=self.env(), stdout=out, stderr=subprocess.STDOUT if out else None)
+            self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = self.log_dir / f"{name}.log"
+            out = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+            path.chmod(0o600)
+        self.processes[name] = subprocess.Popen(
+            command, env=self.env(), stdout=out, stderr=subprocess.STDOUT if out else None, umask=PRIVATE_UMASK
+        )
 
     def start(self, *, wait_ready_s: float = 60.0) -> ApiClient:
         """Redis (bundled unless configured), migrations, API, workers; returns a client once ready."""
         if not self.settings.redis_url:
             self.redis = RedisServer(self.settings.data_dir / "redis").start()
             self.settings = self.settings.model_copy(update={"redis_url": self.redis.url})
-        upgrade_schema(self.settings.database())
+        _make_private(self.settings)
+        previous = os.umask(PRIVATE_UMASK)
+        try:
+            upgrade_schema(self.settings.database())
+        finally:
+            os.umask(previous)
         self._spawn("api", service_command("api", "--host", self.settings.host, "--port", str(self.settings.port)))
         for number in range(self.workers):
             beat = ["--beat"] if self.beat and number == 0 else []

@@ -9,7 +9,10 @@
     ├── Conflict              409  result asked for before the study finished
     ├── PayloadTooLarge       413
     ├── UnprocessableEntity   422  request or upload fails validation
+    ├── TooManyRequests       429  a tenant's quota is full; retry after Retry-After
     └── ServiceUnavailable    503  database or broker unreachable; retry
+
+Anything else is a JSON 500 ``internal_error`` (:class:`JsonServerErrors`).
 
 Body: ``{"error": {"code": "...", "message": "...", "details": ...}}``.
 """
@@ -24,15 +27,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "ERROR_RESPONSES",
     "BadRequest",
     "Conflict",
+    "JsonServerErrors",
     "NotFound",
     "PayloadTooLarge",
     "ServiceError",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthorized",
     "UnprocessableEntity",
     "error_body",
@@ -92,15 +98,59 @@ class UnprocessableEntity(ServiceError):
     status, code = 422, "unprocessable"
 
 
+class TooManyRequests(ServiceError):
+    """A tenant's quota is full; the ``Retry-After`` header says when to try again."""
+
+    status, code = 429, "too_many_requests"
+
+
 class ServiceUnavailable(ServiceError):
     """A dependency is down; retry later."""
 
     status, code = 503, "service_unavailable"
 
 
+class JsonServerErrors:
+    """Pure ASGI middleware (outermost): an exception no handler took becomes a JSON 500 on a
+    connection that stays usable (Starlette's own last resort answers in plain text and re-raises,
+    and the server then drops the connection). Logged with its traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            logger.exception("unhandled_error method=%s path=%s", scope.get("method"), scope.get("path"))
+            if started:  # too late for a clean answer: let the server close the connection
+                raise
+            response = JSONResponse(error_body("internal_error", _INTERNAL), status_code=500)
+            await response(scope, receive, send)
+
+
+MAX_LISTED_DETAILS = 50
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """The JSON error document."""
-    return {"error": {"code": code, "message": message, "details": details}}
+    """The JSON error document; a list of details is cut to its first ``MAX_LISTED_DETAILS`` (the
+    count says how many there were), so an error is never much larger than its request."""
+    error: dict[str, Any] = {"code": code, "message": message, "details": details}
+    if isinstance(details, list) and len(details) > MAX_LISTED_DETAILS:
+        error["details"] = details[:MAX_LISTED_DETAILS]
+        error["details_total"] = len(details)
+        error["message"] = f"{message} ({len(details):,} problems; the first {MAX_LISTED_DETAILS} are listed)"
+    return {"error": error}
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -111,6 +161,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+_INTERNAL = "an unexpected error on the server (logged); the request may be retried, and reported if it persists"
 _DATABASE_UNAVAILABLE = "the database is not reachable; retry shortly"  # the 503 body and its OpenAPI example
 _UNREADABLE_BODY = (
     "the request body could not be read: send UTF-8 JSON (Content-Type: application/json), a study spec as in "

@@ -6,11 +6,13 @@ import logging
 from importlib.metadata import version as package_version
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from impact_service.body_limit import BodyLimit
-from impact_service.errors import install_error_handlers
+from impact_service.errors import JsonServerErrors, install_error_handlers
 from impact_service.factors.router import router as factors_router
 from impact_service.grids.router import router as grids_router
+from impact_service.headers import SecurityHeaders
 from impact_service.ops import install_metrics
 from impact_service.ops import router as ops_router
 from impact_service.profiles.router import router as profiles_router
@@ -32,11 +34,16 @@ with `{"error": {"code", "message", "details"}}`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API; ``settings`` default to the process settings (``IMPACT_*`` variables)."""
     settings = settings or get_settings()
-    application = FastAPI(title="gridimpact", version=package_version("gridimpact"), description=DESCRIPTION)
+    application = FastAPIOffline(
+        title="gridimpact", version=package_version("gridimpact"), description=DESCRIPTION, static_url="/docs-assets"
+    )
+    application.router.redirect_slashes = False  # a redirect would echo the request's Host header into Location
     application.state.settings = settings
     install_error_handlers(application)
     install_metrics(application, settings)
     application.add_middleware(BodyLimit, request_bytes=settings.max_request_bytes, upload_bytes=settings.max_upload_bytes)
+    application.add_middleware(SecurityHeaders)
+    application.add_middleware(JsonServerErrors)  # added last: the outermost
     application.include_router(ops_router)
     application.include_router(studies_router)
     application.include_router(grids_router)

@@ -8,7 +8,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["KEY_CACHE_S", "Settings", "get_settings"]
+
+
+KEY_CACHE_S = 30.0  # the API caches a key's tenant this long: a revoked key stops working within it
 
 
 def _default_data_dir() -> Path:
@@ -41,8 +44,18 @@ class Settings(BaseSettings):
     )
     sweep_every_s: float = Field(15.0, gt=0, description="how often the sweeper runs")
     max_attempts: int = Field(3, ge=1, description="a study whose workers died this many times fails")
+    tenant_max_queued: int = Field(
+        200, ge=1, description="queued studies a tenant may have; a submission beyond it is a 429 with Retry-After"
+    )
+    tenant_max_running: int = Field(0, ge=0, description="running studies a tenant may have (0: as many as the fleet runs)")
+    tenant_waiting_messages: int = Field(
+        1, ge=1, description="a tenant's studies waiting in the broker at a time (the rest wait in the database, in order)"
+    )
     fanout_hours_per_part: int = Field(
-        732, ge=24, le=8784, description="hours per part of a fanned-out annual study (about a month)"
+        672,
+        ge=24,
+        le=8784,
+        description="hours per part of a fanned-out annual study (four weeks; rounded up to whole screening windows)",
     )
     fanout_part_bus_outages: int = Field(
         1_000_000,

@@ -34,6 +34,9 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # a new pool process only starts (the warm-up runs before the fork): Celery's 4 s default
+        # to hear from it is still short on a machine busy with studies
+        worker_proc_alive_timeout=30.0,
         beat_schedule={"sweep": {"task": SWEEP, "schedule": settings.sweep_every_s, "options": {"queue": QUEUE_LIGHT}}},
     )
     return app

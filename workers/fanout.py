@@ -56,6 +56,15 @@ def _fleet_parts(settings: Settings, plan: StudyPlan) -> list[Part] | None:
     return parts if len(parts) > 1 else None
 
 
+def _work_text(parts: list[Part]) -> str:
+    """What the parts hold: an annual study's hours, outages, or both."""
+    hours = sum(part.size for part in parts if part.kind.value == "hours")
+    outages = any(part.kind.value != "hours" for part in parts)
+    if hours and outages:
+        return f"{hours:,} hours and the outages"
+    return f"{hours:,} hours" if hours else "outages"
+
+
 def fan_out(settings: Settings, *, study_id: str, token: str, plan: StudyPlan) -> bool:
     """Split the study's outages into parts and queue them, when the study is large enough.
 
@@ -70,7 +79,7 @@ def fan_out(settings: Settings, *, study_id: str, token: str, plan: StudyPlan) -
     items = [part_repo.PartItem(p.stage_index, p.start, p.stop, p.hosting, p.kind.value) for p in parts]
     with session_scope(settings.database()) as session:
         ids = part_repo.create_parts(session, study_id=study_id, token=token, fingerprint=fingerprint, items=items)
-        step = f"outages split into {len(items)} parts for the worker fleet"
+        step = f"{_work_text(parts)} split into {len(items)} parts for the worker fleet"
         repo.heartbeat(session, study_id=study_id, token=token, fraction=parts_fraction(0, len(items)), step=step)
     if ids is None:
         raise ClaimLost("the study was requeued before its parts were created")

@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 
 from impact_service.queue.client import send_run_study
+from impact_service.queue.dispatch import dispatch_queued
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
@@ -63,8 +64,19 @@ def run_study_job(study_id: str, *, task_id: str, redelivered: bool, settings: S
         logger.info("study_not_claimable study_id=%s task_id=%s redelivered=%s", study_id, task_id, redelivered)
         return
     logger.info("study_claimed study_id=%s task_id=%s worker=%s", study_id, task_id, worker_name())
-    with study_errors(settings, study_id, token):
-        _execute(settings, study_id, token)
+    _dispatch_next(settings)  # this tenant's waiting place in the broker is free: its next study goes
+    try:
+        with study_errors(settings, study_id, token):
+            _execute(settings, study_id, token)
+    finally:
+        _dispatch_next(settings)  # a running place is free (with tenant_max_running)
+
+
+def _dispatch_next(settings: Settings) -> None:
+    try:
+        dispatch_queued(settings)
+    except Exception as exc:  # noqa: BLE001 - the sweeper and the next claim try again; this study goes on
+        logger.warning("dispatch_failed error=%s", exc)
 
 
 def sweep(settings: Settings) -> dict[str, int]:
@@ -89,7 +101,10 @@ def sweep(settings: Settings) -> dict[str, int]:
             resend.append((study.id, repo.grid_bus_count(session, key=study.grid_key)))
             counts["resent"] += 1
     for study_id, buses in resend:
-        send_run_study(settings.broker(), study_id, buses=buses)
+        task_id = send_run_study(settings.broker(), study_id, buses=buses)
+        with session_scope(settings.database()) as session:
+            repo.record_sent(session, study_id=study_id, task_id=task_id)
+    counts["resent"] += dispatch_queued(settings)  # held back for fairness, or their send failed (broker down)
     for key, value in sweep_fanouts(settings).items():  # both count "failed": add, do not overwrite
         counts[key] = counts.get(key, 0) + value
     if any(counts.values()):

@@ -48,7 +48,10 @@ def sweep_task() -> None:
     runner.sweep(get_settings())
 
 
-@signals.worker_process_init.connect
+@signals.worker_init.connect
 def _warm_up(**_: Any) -> None:
-    """Import the engine and prepare the small catalog grids before the first study arrives."""
+    """Import the engine and prepare the small catalog grids before the first study arrives: once,
+    in the worker's main process before it forks its pool, so every pool process (a replacement for
+    one that died included) starts warm at once. Warming up in each new pool process took 3-4 s,
+    and Celery kills a pool process that is not up within ``worker_proc_alive_timeout``."""
     runner.warm_up(get_settings())

@@ -80,6 +80,10 @@ def summarize_grid(grid: Grid) -> GridSummary:
         FuelCapacity(fuel=str(f), units=len(g), p_mw=float(g.p_mw.sum()), pmax_mw=float(g.max_p_mw.fillna(0).sum()))
         for f, g in gen.groupby(fuel.fillna("unknown"))
     ]
+    ext = net.ext_grid[net.ext_grid.in_service.astype(bool)] if len(net.ext_grid) else net.ext_grid
+    if len(ext):  # the engine models each as a slack generator of fuel "external"
+        pmax = ext["max_p_mw"].fillna(0).sum() if "max_p_mw" in ext.columns else 0.0
+        by_fuel.append(FuelCapacity(fuel="external", units=len(ext), p_mw=0.0, pmax_mw=float(pmax)))
     line_kv = net.bus.vn_kv.loc[net.line.from_bus]
     levels = [
         VoltageLevel(vn_kv=float(kv), buses=int((net.bus.vn_kv == kv).sum()), lines=int((line_kv == kv).sum()))

@@ -75,14 +75,42 @@ def _decode(content: bytes) -> str:
         raise _fail("file", "encoding", f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
+_MAX_NUMBER_CHARS = 100  # longer numbers are not data (float64 holds 17 digits; Python refuses ints over 4,300 digits)
+
+
+def _checked(text: str) -> str:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise ValueError(f"a number {len(text):,} characters long")
+    return text
+
+
+def _integer(text: str) -> int:
+    return int(_checked(text))
+
+
+def _float(text: str) -> float:
+    return float(_checked(text))
+
+
+def _json(text: str, element: str) -> Any:
+    """Parse JSON text of the upload (the whole file, or a table in it); every failure is a 422."""
+    where = "the file" if element == "file" else f"the '{element}' table"
+    field = "json" if element == "file" else "_object"
+    try:
+        return json.loads(text, parse_int=_integer, parse_float=_float)
+    except json.JSONDecodeError as exc:
+        raise _fail(element, field, f"{where} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise _fail(element, field, f"{where} is nested too deeply to be a pandapower network") from None
+    except ValueError as exc:
+        raise _fail(element, field, f"{where} holds {exc}: write numbers of at most {_MAX_NUMBER_CHARS} characters") from None
+
+
 def _table(raw: Any, element: str) -> pd.DataFrame:
     """One pandapower JSON table (``orient='split'``) as a DataFrame, built from plain values only."""
     body = raw.get("_object") if isinstance(raw, dict) else None
     if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except json.JSONDecodeError:
-            raise _fail(element, "_object", f"the '{element}' table is not valid JSON") from None
+        body = _json(body, element)
     if not isinstance(body, dict) or not {"columns", "index", "data"} <= set(body):
         raise _fail(element, "_object", f"the '{element}' table must be a pandas 'split' table with columns, index and data")
     columns, index, data = body["columns"], body["index"], body["data"]
@@ -174,13 +202,8 @@ def _merge_into(net: pp.pandapowerNet, element: str, frame: pd.DataFrame) -> Non
     net[element] = merged
 
 
-def _pandapower_net(text: str) -> pp.pandapowerNet:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _fail("file", "json", f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise _fail("file", "json", "the JSON is nested too deeply to be a pandapower network") from None
+def _pandapower_net(text: str, *, max_buses: int) -> pp.pandapowerNet:
+    document = _json(text, "file")
     body = document.get("_object") if isinstance(document, dict) else None
     if not isinstance(body, dict) or document.get("_class") != "pandapowerNet":
         raise _fail("file", "_class", "not a pandapower network: save it with pandapower.to_json(net, path)")
@@ -196,6 +219,13 @@ def _pandapower_net(text: str) -> pp.pandapowerNet:
     if issues:
         raise GridValidationError(issues)
     for element in SUPPORTED_ELEMENTS:
+        table = body.get(element)
+        inner = table.get("_object") if isinstance(table, dict) else None
+        if isinstance(inner, str):  # pandapower stores each table as JSON text: count its rows before parsing it
+            error = _too_many(element, inner.count("],[") + 1, max_buses=max_buses)
+            if error is not None:
+                raise error
+    for element in SUPPORTED_ELEMENTS:
         if element in body:
             _merge_into(net, element, _table(body[element], element))
     return net
@@ -205,7 +235,33 @@ def _positive(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
+_ROWS_PER_BUS = 10  # any table may hold at most this many rows per allowed bus (activsg70k: 1.3 branches a bus)
+
+
+def _too_many(element: str, rows: int, *, max_buses: int) -> GridValidationError | None:
+    """An error when a table (counted before parsing) is beyond the size limits."""
+    limit = max_buses if element == "bus" else _ROWS_PER_BUS * max_buses
+    if rows <= limit:
+        return None
+    return _fail(element, "rows", f"the file holds about {rows:,} {element} rows; the limit is {limit:,}")
+
+
+def _matpower_rows(text: str, name: str) -> int:
+    """Rows of the ``mpc.<name>`` matrix, counted without parsing it (rows end in ';' or a line end)."""
+    found = re.search(rf"mpc\.{name}\s*=\s*\[", text)
+    if found is None:
+        return 0
+    end = text.find("]", found.end())
+    end = len(text) if end < 0 else end
+    body = text[found.end() : end]
+    return max(body.count(";"), body.count("\n"))
+
+
 def _matpower_net(text: str, *, max_buses: int) -> tuple[pp.pandapowerNet, list[str]]:
+    for name in ("bus", "gen", "branch", "gencost"):  # refuse an absurd file before parsing it (1.1 M buses: 1.4 GB)
+        error = _too_many("bus" if name == "bus" else name, _matpower_rows(text, name), max_buses=max_buses)
+        if error is not None:
+            raise error
     case = parse_matpower_text(text)
     issues = validate_matpower_case(case, max_buses=max_buses)
     if issues:
@@ -246,7 +302,7 @@ def load_upload(
     text = _decode(content)
     notes: list[str] = []
     if kind is UploadFormat.PANDAPOWER_JSON:
-        net = _pandapower_net(text)
+        net = _pandapower_net(text, max_buses=max_buses)
     else:
         net, notes = _matpower_net(text, max_buses=max_buses)
     issues = validate_net(net, max_buses=max_buses)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from grid_models.facility import LENIENT, REQUEST_CONFIG
 
 __all__ = ["DEFAULT_DISPATCHABLE_FUELS", "DispatchOptions", "DispatchRule"]
 
@@ -23,12 +25,13 @@ class DispatchRule(StrEnum):
 class DispatchOptions(BaseModel):
     """Generator pick-up rule of a study."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = REQUEST_CONFIG
 
-    rule: DispatchRule = DispatchRule.PARTICIPATION
+    rule: Annotated[DispatchRule, LENIENT] = DispatchRule.PARTICIPATION
     dispatchable_fuels: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
         default_factory=lambda: list(DEFAULT_DISPATCHABLE_FUELS),
+        min_length=1,
         max_length=50,
-        description="generator fuels (MATPOWER genfuel) that follow load",
+        description="generator fuels (MATPOWER genfuel) that follow load (at least one the grid has)",
     )
     same_area_only: bool = Field(default=False, description="only units in the POI's area pick up the demand")

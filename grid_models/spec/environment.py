@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from grid_models.facility import PRINTABLE
+from grid_models.facility import LENIENT, PRINTABLE, REQUEST_CONFIG
 from grid_models.factors import FactorSet
 
 __all__ = [
@@ -24,8 +24,6 @@ __all__ = [
     "OnsiteUnits",
     "OzoneClass",
 ]
-
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/Infinity parse in JSON
 
 
 def known_factors(value: dict[str, float]) -> dict[str, float]:
@@ -71,9 +69,9 @@ class CoolingKind(StrEnum):
 class EmissionsOptions(BaseModel):
     """Grid-supply emissions and water of each stage."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
-    egrid_subregion: EgridSubregion | None = Field(
+    egrid_subregion: Annotated[EgridSubregion, LENIENT] | None = Field(
         None, description="for the average and non-baseload comparison rates; default by grid (activsg2000: ERCT), else US"
     )
     load_factor: float = Field(
@@ -83,13 +81,15 @@ class EmissionsOptions(BaseModel):
         description="annual energy = stage MW x 8,760 h x load factor (gridimpact default 1.0: the stage's demand all year, "
         "an upper bound; not from REFERENCE.md)",
     )
-    gas_technology: GasTechnology = Field(
+    gas_technology: Annotated[GasTechnology, LENIENT] = Field(
         GasTechnology.COMBINED_CYCLE, description="NOx/SO2 rates of the grid's gas units (the other one is shown as a range)"
     )
-    coal_rank: CoalRank = Field(CoalRank.SUBBITUMINOUS, description="CO2 factor of the grid's coal units")
+    coal_rank: Annotated[CoalRank, LENIENT] = Field(CoalRank.SUBBITUMINOUS, description="CO2 factor of the grid's coal units")
     coal_scrubbed: bool = Field(True, description="SO2 rate of the grid's coal units: scrubbed (FGD) or not")
     dc_opf: bool = Field(True, description="also dispatch the increment with a network-constrained DC optimal power flow")
-    cooling: CoolingKind = Field(CoolingKind.COOLING_TOWER, description="water consumption factor of the thermal plants")
+    cooling: Annotated[CoolingKind, LENIENT] = Field(
+        CoolingKind.COOLING_TOWER, description="water consumption factor of the thermal plants"
+    )
     wue_l_per_kwh: float | None = Field(
         None, ge=0, le=20, description="on-site water usage effectiveness, L per kWh of IT energy (default: table wue.average)"
     )
@@ -125,7 +125,7 @@ class OzoneClass(StrEnum):
 class OnsiteUnits(BaseModel):
     """A group of identical on-site gas turbines."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     label: str = Field("", max_length=80, pattern=PRINTABLE)
     kind: Literal["gas_turbine"] = Field(
@@ -136,7 +136,7 @@ class OnsiteUnits(BaseModel):
     mw_each: float | None = Field(None, gt=0, le=1000, description="ISO rating, MW (default: the model's)")
     heat_rate_hhv_btu_per_kwh: float | None = Field(None, gt=3000, le=30000, description="default: the model's HHV rate")
     heat_rate_lhv_btu_per_kwh: float | None = Field(None, gt=3000, le=30000, description="stated beside the HHV rate")
-    nox_control: NoxControl = NoxControl.LEAN_PREMIX
+    nox_control: Annotated[NoxControl, LENIENT] = NoxControl.LEAN_PREMIX
     nox_ppm: float | None = Field(
         None, gt=0, le=500, description="NOx limit or guarantee, ppmvd at 15 % O2 (used instead of the AP-42 factor)"
     )
@@ -145,7 +145,7 @@ class OnsiteUnits(BaseModel):
     )
     startups_per_year: int = Field(0, ge=0, le=10_000, description="recorded; startup emissions have no factor in the tables")
     from_stage: int = Field(1, ge=1, le=24, description="the units run from this growth stage on")
-    commenced: date | None = Field(None, description="construction commenced (NSPS KKKK or KKKKa)")
+    commenced: Annotated[date, LENIENT] | None = Field(None, description="construction commenced (NSPS KKKK or KKKKa)")
     temporary: bool = Field(False, description="used less than 24 months (KKKKa temporary subcategory)")
 
     @model_validator(mode="after")
@@ -160,10 +160,12 @@ class OnsiteUnits(BaseModel):
 class OnsiteGeneration(BaseModel):
     """On-site generation of the campus, screened against Clean Air Act thresholds."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     units: list[OnsiteUnits] = Field(min_length=1, max_length=50)
-    ozone_nonattainment: OzoneClass | None = Field(None, description="the site's ozone nonattainment class, if any")
+    ozone_nonattainment: Annotated[OzoneClass, LENIENT] | None = Field(
+        None, description="the site's ozone nonattainment class, if any"
+    )
     psd_listed_category: bool = Field(False, description="the source is one of the 28 PSD listed categories (100 tpy)")
     factor_overrides: dict[str, float] = Field(default_factory=dict, description="as in analyses.emissions")
 

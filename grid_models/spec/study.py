@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Self
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grid_models.facility import MAX_STAGE_MW, PRINTABLE, FacilityParameters, StageSpec, stage_load
+from grid_models.facility import LENIENT, MAX_STAGE_MW, PRINTABLE, REQUEST_CONFIG, FacilityParameters, StageSpec, stage_load
 from grid_models.spec.annual import AnnualOptions
 from grid_models.spec.dispatch import DispatchOptions
 from grid_models.spec.environment import EmissionsOptions, OnsiteGeneration
@@ -34,13 +35,11 @@ __all__ = [
     "StudySpec",
 ]
 
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/Infinity parse in JSON
-
 
 class GridRef(BaseModel):
     """Which grid: a catalog id or an uploaded grid's id."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     catalog: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,40}$", examples=["activsg2000"])
     upload_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
@@ -60,7 +59,7 @@ class GridRef(BaseModel):
 class SiteSpec(BaseModel):
     """The point of interconnection: a bus id, or an exact bus name."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     bus: int | None = Field(default=None, ge=0, le=10**9, description="bus id (MATPOWER bus number for catalog grids)")
     bus_name: str | None = Field(default=None, min_length=1, max_length=80, pattern=PRINTABLE, examples=["ABILENE 2 0"])
@@ -75,7 +74,7 @@ class SiteSpec(BaseModel):
 class Criteria(BaseModel):
     """Planning criteria (REFERENCE.md section 2; every utility may override)."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     normal_loading_max_percent: float = Field(
         100.0, gt=0, le=300, description="N-0 thermal limit, % of normal rating (RATE_A); NERC TPL-001, FAC-008"
@@ -136,20 +135,20 @@ class InitialVoltage(StrEnum):
 class SolverOptions(BaseModel):
     """Numerical options; the defaults are what planning tools use."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     enforce_q_limits: bool = Field(True, description="generators stop regulating voltage at their reactive limits")
     tolerance_pu: float = Field(
         1e-8, ge=1e-12, le=1e-3, description="Newton-Raphson mismatch tolerance, per unit (1e-12 to 1e-3)"
     )
     max_iterations: int = Field(30, ge=1, le=200)
-    initial_voltage: InitialVoltage = InitialVoltage.AUTO
+    initial_voltage: Annotated[InitialVoltage, LENIENT] = InitialVoltage.AUTO
 
 
 class PowerFlowOptions(BaseModel):
     """Staged N-0 AC power flow (always run)."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     top_branches: int = Field(10, ge=0, le=200, description="branches listed per stage by loading increase")
 
@@ -164,9 +163,9 @@ class StudyAreaMode(StrEnum):
 class StudyAreaOptions(BaseModel):
     """Automatic study-area selection: a finite-difference probe of the POI demand."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
-    mode: StudyAreaMode = StudyAreaMode.SENSITIVITY
+    mode: Annotated[StudyAreaMode, LENIENT] = StudyAreaMode.SENSITIVITY
     flow_sensitivity_min: float = Field(
         0.05,
         gt=0,
@@ -186,7 +185,7 @@ class StudyAreaOptions(BaseModel):
 class ContingencyOptions(BaseModel):
     """N-1 contingency analysis, NERC TPL-001 P1 style: single outages of lines, transformers, generators."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     study_area: StudyAreaOptions = Field(default_factory=StudyAreaOptions)
     branches: bool = Field(True, description="outage each line and transformer of the study area")
@@ -206,7 +205,7 @@ class ContingencyOptions(BaseModel):
 class HostingCapacityOptions(BaseModel):
     """Largest demand the POI can take before the first N-0 violation, N-1 violation and voltage collapse."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     max_mw: float = Field(5000.0, gt=0, le=50_000, description="upper end of the search")
     resolution_mw: float = Field(1.0, ge=0.1, le=100, description="bisection stops when the bracket is this narrow")
@@ -217,13 +216,13 @@ class HostingCapacityOptions(BaseModel):
 class LoadLossOptions(BaseModel):
     """Sudden loss of the whole facility (cf. 10 Jul 2024, Virginia, ~1,500 MW)."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
 
 class AnalysesSpec(BaseModel):
     """Which analyses run, with their options (an omitted optional analysis does not run)."""
 
-    model_config = _STRICT
+    model_config = REQUEST_CONFIG
 
     power_flow: PowerFlowOptions = Field(default_factory=PowerFlowOptions)
     contingency: ContingencyOptions | None = None
@@ -239,12 +238,21 @@ class AnalysesSpec(BaseModel):
     )
 
 
+def _plain(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 class StudySpec(BaseModel):
     """A complete study request."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
+        **REQUEST_CONFIG,
         json_schema_extra={
             "examples": [
                 {
@@ -270,6 +278,13 @@ class StudySpec(BaseModel):
     onsite_generation: OnsiteGeneration | None = Field(
         None, description="gas turbines on the campus: potential to emit and Clean Air Act screening per stage"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_numbers(cls, data: object) -> object:
+        """NumPy scalars (``pp.create_bus`` returns an ``int64``) become Python numbers; the fields
+        are otherwise strict, so that JSON's true or "100" is never read as a number."""
+        return _plain(data)
 
     @model_validator(mode="after")
     def _gpu_stages_within_the_mw_limit(self) -> Self:

@@ -34,6 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _details(details: object) -> list[str]:
+    """An API error's listed problems (an upload's 422), one line each."""
+    items = details.get("issues", details) if isinstance(details, dict) else details
+    if not isinstance(items, list):
+        return []
+    return [_line(item) for item in items]
+
+
+def _line(item: object) -> str:
+    if isinstance(item, dict):
+        return ", ".join(f"{key}: {value}" for key, value in item.items() if value not in (None, ""))
+    return str(item)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gridimpact`` command."""
     args = build_parser().parse_args(argv)
@@ -47,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ApiError as exc:
         errors.print(f"[red]error {exc.status} ({exc.code}):[/red] {exc.message}")
+        for detail in _details(exc.details):
+            errors.print(f"  - {detail}", markup=False, highlight=False)
         return 1
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/yellow]")

@@ -1,5 +1,6 @@
 """Client commands against a running service: ``submit``, ``status``, ``wait``, ``result``,
-``report``, ``cancel`` (``IMPACT_API_URL`` and ``IMPACT_API_KEY``, or ``--api-url``/``--api-key``)."""
+``report``, ``cancel``, ``upload-grid``, ``upload-profile`` (``IMPACT_API_URL`` and
+``IMPACT_API_KEY``, or ``--api-url``/``--api-key``)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,15 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_upload(args: argparse.Namespace) -> int:
+    try:
+        resource = _client(args).upload(args.kind, args.file)
+    except OSError as exc:
+        raise SystemExit(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    console.print_json(json.dumps(resource))
+    return 0
+
+
 def _client_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-url", help="default: IMPACT_API_URL or http://127.0.0.1:8000")
     parser.add_argument("--api-key", help="default: IMPACT_API_KEY")
@@ -115,6 +125,14 @@ def add_client_commands(sub: Subcommands) -> None:
             command.add_argument("--out", type=Path, help="the HTML file to write (default: <study id>.html)")
         _client_args(command)
         command.set_defaults(handler=handler)
+    for name, kind, helptext in (
+        ("upload-grid", "grids", "upload a grid (pandapower JSON or MATPOWER .m); prints its upload_id"),
+        ("upload-profile", "profiles", "upload an hourly load profile (CSV); prints its upload_id"),
+    ):
+        upload = sub.add_parser(name, help=helptext)
+        upload.add_argument("file", type=Path)
+        _client_args(upload)
+        upload.set_defaults(handler=_cmd_upload, kind=kind)
     submit = sub.add_parser("submit", help="submit a study spec to the API")
     submit.add_argument("spec", type=Path)
     submit.add_argument("--idempotency-key")

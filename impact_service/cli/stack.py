@@ -17,16 +17,25 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from impact_service.cli.console import Subcommands, console
+from rich.table import Table
+
+from impact_service.cli.console import Subcommands, console, errors
 from impact_service.cli.remote import follow, print_final
 from impact_service.client import ApiClient, ApiError
 from impact_service.embedded import Stack, local_api_key
 from impact_service.redis_server import free_port
-from impact_service.settings import Settings, get_settings
+from impact_service.settings import KEY_CACHE_S, Settings, get_settings
+from impact_service.supervisor import Supervisor
 
 __all__ = ["add_stack_commands"]
 
+_KEYS_HELP = (
+    "Keys live in the stack's database: the one IMPACT_DATABASE_URL names, else IMPACT_DATA_DIR's SQLite file "
+    "(default ~/.local/share/gridimpact). The command says which database it used."
+)
 CELERY_APP = "workers.celery_app"  # the worker fleet's Celery application, by module name
 
 
@@ -38,23 +47,96 @@ def _cmd_db(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_keys(args: argparse.Namespace) -> int:
-    from impact_service.store import repository as repo
-    from impact_service.store.db import session_scope, upgrade_schema
+def _without_password(url: str) -> str:
+    """A broker URL as it may be shown (the bundled Redis's password is in its data folder)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    return urlunsplit(parts._replace(netloc=f"***@{host}{f':{parts.port}' if parts.port else ''}"))
+
+
+def _database_text(url: str) -> str:
+    """The database URL without its password, to say where a command wrote."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _keys_database(create: bool) -> str:
+    """The database the key commands use; a missing SQLite file is refused unless ``create``: a key
+    written to a database no stack uses is rejected by the stack the user meant."""
+    from sqlalchemy.engine import make_url
+
+    from impact_service.store.db import upgrade_schema
 
     settings = get_settings()
-    upgrade_schema(settings.database())
-    with session_scope(settings.database()) as session:
+    url = settings.database()
+    path = make_url(url).database
+    if settings.database_url is None and path and not Path(path).exists() and not create:
+        raise SystemExit(
+            f"no database at {path} (IMPACT_DATA_DIR={settings.data_dir}): set IMPACT_DATA_DIR (or IMPACT_DATABASE_URL) to "
+            "the one your stack uses, or pass --create-database to start a new one"
+        )
+    upgrade_schema(url)
+    errors.print(f"database: {_database_text(url)}")
+    return url
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from impact_service.store import repository as repo
+    from impact_service.store.db import session_scope
+
+    url = _keys_database(args.create_database and args.action == "create")
+    with session_scope(url) as session:
+        if args.action == "list":
+            return _list_keys(repo.list_api_keys(session, tenant_name=args.tenant))
+        if args.action == "revoke":
+            return _revoke_key(repo.revoke_api_key(session, key_id_or_prefix=args.key or ""))
+        if not args.tenant:
+            raise SystemExit("gridimpact keys create needs --tenant NAME")
         tenant = repo.ensure_tenant(session, name=args.tenant)
         _, key = repo.create_api_key(session, tenant_id=tenant.id, label=args.label)
     print(key)  # the only time the key is shown
     return 0
 
 
+def _list_keys(rows: list[tuple[Any, str]]) -> int:
+    table = Table("id", "prefix", "tenant", "label", "created (UTC)", "revoked (UTC)")
+    for key, tenant in rows:
+        revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else ""
+        table.add_row(key.id, key.prefix, tenant, key.label, key.created_at.strftime("%Y-%m-%d %H:%M"), revoked)
+    console.print(table)
+    return 0
+
+
+def _revoke_key(matches: list[Any]) -> int:
+    if not matches:
+        raise SystemExit("no active key with that id or prefix (gridimpact keys list shows them)")
+    if len(matches) > 1:
+        raise SystemExit(f"{len(matches)} active keys share that prefix: give the key id (gridimpact keys list)")
+    console.print(
+        f"revoked {matches[0].id} ({matches[0].prefix}...); running API processes accept it for at most "
+        f"{KEY_CACHE_S:.0f} s more (their key cache)"
+    )
+    return 0
+
+
 def _cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run("impact_service.main:app", factory=True, host=args.host, port=args.port, log_level="warning", access_log=False)
+    from impact_service.http_protocol import BoundedHeadProtocol
+
+    uvicorn.run(
+        "impact_service.main:app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        http=BoundedHeadProtocol,
+        server_header=False,
+    )
     return 0
 
 
@@ -94,15 +176,17 @@ def _cmd_up(args: argparse.Namespace) -> int:
         key = local_api_key(stack.settings)
         console.print(
             f"[green]gridimpact is up[/green]: API http://{settings.host}:{settings.port} (docs at /docs), "
-            f"{args.workers} worker(s), broker {stack.settings.broker()}, database {stack.settings.database()}"
+            f"{args.workers} worker(s), broker {_without_password(stack.settings.broker())}, "
+            f"database {_database_text(stack.settings.database())}"
         )
         console.print(
             f"local API key: {key}\n  export IMPACT_API_URL=http://{settings.host}:{settings.port} IMPACT_API_KEY={key}"
         )
         console.print(f"logs in {settings.data_dir / 'logs'}; Ctrl-C stops everything")
+        supervisor = Supervisor(stack, say=lambda text: console.print(f"[yellow]{text}[/yellow]"))
         while not stopping:
             time.sleep(0.5)
-            stack.check_alive()
+            supervisor.tick()
     except KeyboardInterrupt:
         pass
     finally:
@@ -136,9 +220,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def add_stack_commands(sub: Subcommands) -> None:
     """Register the commands that run the service on the CLI's subparsers."""
     sub.add_parser("db", help="migrate the database to the latest schema").set_defaults(handler=_cmd_db)
-    keys = sub.add_parser("keys", help="create an API key for a tenant (printed once)")
-    keys.add_argument("--tenant", required=True)
+    keys = sub.add_parser(
+        "keys", help="API keys: create one for a tenant (printed once), list them, revoke one", description=_KEYS_HELP
+    )
+    keys.add_argument("action", nargs="?", choices=("create", "list", "revoke"), default="create")
+    keys.add_argument("key", nargs="?", help="revoke: the key's id or prefix (from keys list)")
+    keys.add_argument("--tenant", help="create: the tenant (created if new); list: only this tenant's keys")
     keys.add_argument("--label", default="")
+    keys.add_argument("--create-database", action="store_true", help="create: start a new database if there is none")
     keys.set_defaults(handler=_cmd_keys)
     api = sub.add_parser("api", help="serve the HTTP API (uvicorn)")
     api.add_argument("--host", default="127.0.0.1")

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
 from impact_service.deps import SessionDep, SettingsDep, TenantDep
-from impact_service.errors import ERROR_RESPONSES, PayloadTooLarge, UnprocessableEntity
+from impact_service.errors import ERROR_RESPONSES, UnprocessableEntity
 from impact_service.grids import service
 from impact_service.grids.schemas import BusList, GridDetail, GridList, UploadCreated
+from impact_service.parsing import spooled
 
 router = APIRouter(prefix="/v1/grids", tags=["grids"], responses=ERROR_RESPONSES)
 
@@ -57,13 +58,9 @@ def upload(
     format: Annotated[str, Form(pattern="^(auto|pandapower_json|matpower)$")] = "auto",
 ) -> UploadCreated:
     """Upload a grid; it is validated (every problem listed) and stored for this tenant."""
-    content = file.file.read(settings.max_upload_bytes + 1)
-    if len(content) > settings.max_upload_bytes:
-        raise PayloadTooLarge(f"the upload exceeds the {settings.max_upload_bytes:,}-byte limit")
-    if not content:
-        raise UnprocessableEntity("the uploaded file is empty", code="grid_invalid")
     name = (file.filename or "upload").replace("/", "_").replace("\\", "_")[:200]
-    row, summary = service.create_upload(session, settings, tenant_id=tenant.id, filename=name, content=content, fmt=format)
+    with spooled(file, limit=settings.max_upload_bytes, empty_code="grid_invalid") as path:
+        row, summary = service.create_upload(session, settings, tenant_id=tenant.id, filename=name, path=path, fmt=format)
     return UploadCreated(
         id=row.id, name=row.name, format=row.format, checksum=row.checksum, size_bytes=row.size_bytes, summary=summary
     )

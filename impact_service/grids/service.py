@@ -9,14 +9,16 @@ from __future__ import annotations
 import fnmatch
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grid_models.catalog.entries import CATALOG, catalog_file, sha256_file
-from impact_service.errors import NotFound, PayloadTooLarge, UnprocessableEntity
+from impact_service.errors import NotFound, UnprocessableEntity
 from impact_service.grids.schemas import BusList, BusRow, GridListItem
+from impact_service.parsing import check_grid, in_child
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
 from impact_service.store.models import GridIndex, GridUpload
@@ -134,31 +136,23 @@ def list_grids(session: Session, *, tenant_id: str) -> list[GridListItem]:
 
 
 def create_upload(
-    session: Session, settings: Settings, *, tenant_id: str, filename: str, content: bytes, fmt: str
+    session: Session, settings: Settings, *, tenant_id: str, filename: str, path: Path, fmt: str
 ) -> tuple[GridUpload, dict[str, Any]]:
-    """Validate an upload with the engine, then store the file and its index."""
-    if len(content) > settings.max_upload_bytes:
-        raise PayloadTooLarge(f"the upload has {len(content):,} bytes; the limit is {settings.max_upload_bytes:,}")
-    from grid_models.catalog.summary import grid_index
-    from grid_models.catalog.uploads import UploadFormat, load_upload
-    from grid_models.errors import GridValidationError
-
-    try:
-        grid = load_upload(
-            content, grid_id="pending", filename=filename, fmt=UploadFormat(fmt), max_bytes=settings.max_upload_bytes
-        )
-    except GridValidationError as exc:
-        raise UnprocessableEntity(exc.message, code="grid_invalid", details=[issue.to_dict() for issue in exc.issues]) from None
-    summary, buses = grid_index(grid)
+    """Validate an upload (spooled at ``path``) with the engine in a child process, then store the
+    file and its index."""
+    _, checksum, source_format, summary, buses = in_child(
+        check_grid, str(path), filename, fmt, settings.max_upload_bytes, code="grid_invalid"
+    )
+    content = path.read_bytes()
     upload = repo.save_upload(
         session,
         tenant_id=tenant_id,
         name=filename or "upload",
-        fmt=grid.source.split(":")[-1],
-        checksum=grid.checksum,
+        fmt=source_format,
+        checksum=checksum,
         content=content,
     )
     summary.update({"grid_id": upload.id, "title": upload.name})
-    repo.save_grid_index(session, key=grid_key(upload_id=upload.id), checksum=grid.checksum, summary=summary, buses=buses)
+    repo.save_grid_index(session, key=grid_key(upload_id=upload.id), checksum=checksum, summary=summary, buses=buses)
     session.commit()
     return upload, summary

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile, status
 
 from impact_service.deps import SessionDep, SettingsDep, TenantDep
-from impact_service.errors import ERROR_RESPONSES, PayloadTooLarge, UnprocessableEntity
+from impact_service.errors import ERROR_RESPONSES
+from impact_service.parsing import spooled
 from impact_service.profiles import service
 from impact_service.profiles.schemas import ProfileCreated, ProfileList
 
@@ -26,13 +27,9 @@ def upload(
     ],
 ) -> ProfileCreated:
     """Upload an hourly load profile (8,760 or 8,784 rows); every problem is listed in the 422."""
-    content = file.file.read(settings.max_upload_bytes + 1)
-    if len(content) > settings.max_upload_bytes:
-        raise PayloadTooLarge(f"the upload exceeds the {settings.max_upload_bytes:,}-byte limit")
-    if not content:
-        raise UnprocessableEntity("the uploaded file is empty", code="profile_invalid")
     name = (file.filename or "profile.csv").replace("/", "_").replace("\\", "_")[:200]
-    return service.resource(service.create_profile(session, settings, tenant_id=tenant.id, filename=name, content=content))
+    with spooled(file, limit=service.profile_limit(settings), empty_code="profile_invalid") as path:
+        return service.resource(service.create_profile(session, settings, tenant_id=tenant.id, filename=name, path=path))
 
 
 @router.get("", response_model=ProfileList)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from impact_service.errors import NotFound, PayloadTooLarge, UnprocessableEntity
+from impact_service.errors import NotFound
+from impact_service.parsing import check_profile, in_child
 from impact_service.profiles.schemas import ProfileCreated
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
 from impact_service.store.models import ProfileUpload
 
-__all__ = ["create_profile", "get_profile", "list_profiles", "resource"]
+__all__ = ["create_profile", "get_profile", "list_profiles", "profile_limit", "resource"]
 
 
 def resource(row: ProfileUpload) -> ProfileCreated:
@@ -32,31 +34,24 @@ def resource(row: ProfileUpload) -> ProfileCreated:
     )
 
 
-def create_profile(session: Session, settings: Settings, *, tenant_id: str, filename: str, content: bytes) -> ProfileUpload:
-    """Validate a profile CSV (every problem listed in the 422) and store it."""
-    from grid_models.catalog.profiles import MAX_PROFILE_BYTES, ProfileValidationError, parse_profile_csv
+def profile_limit(settings: Settings) -> int:
+    """The largest profile file accepted, bytes."""
+    from grid_models.catalog.profiles import MAX_PROFILE_BYTES
 
-    limit = min(settings.max_upload_bytes, MAX_PROFILE_BYTES)
-    if len(content) > limit:
-        raise PayloadTooLarge(f"the profile has {len(content):,} bytes; the limit is {limit:,}")
-    try:
-        profile = parse_profile_csv(content, name=filename, max_bytes=limit)
-    except ProfileValidationError as exc:
-        raise UnprocessableEntity(
-            exc.message, code="profile_invalid", details=[issue.to_dict() for issue in exc.issues]
-        ) from None
-    summary: dict[str, object] = {
-        "columns": profile.columns_kind.value,
-        "column_numbers": list(profile.columns),
-        "unit": profile.unit.value,
-        "first_hour": profile.start.isoformat(),
-    }
+    return min(settings.max_upload_bytes, MAX_PROFILE_BYTES)
+
+
+def create_profile(session: Session, settings: Settings, *, tenant_id: str, filename: str, path: Path) -> ProfileUpload:
+    """Validate a profile CSV (spooled at ``path``) in a child process (every problem listed in the
+    422) and store it."""
+    _, hours, summary = in_child(check_profile, str(path), filename, profile_limit(settings), code="profile_invalid")
+    content = path.read_bytes()
     row = repo.save_profile(
         session,
         tenant_id=tenant_id,
         name=filename,
         checksum=hashlib.sha256(content).hexdigest(),
-        hours=profile.hours,
+        hours=hours,
         summary=summary,
         content=content,
     )

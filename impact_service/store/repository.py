@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from impact_service.store.models import (
     ClaimState,
     GridIndex,
     GridUpload,
+    PartStatus,
     ProfileUpload,
     Study,
     StudyPart,
@@ -36,6 +38,7 @@ from impact_service.store.models import (
 __all__ = [
     "canceled_fanouts",
     "claim_study",
+    "clear_sending",
     "count_by_status",
     "create_api_key",
     "create_study",
@@ -43,6 +46,7 @@ __all__ = [
     "fail_study",
     "find_existing_study",
     "finish_study",
+    "forget_sent",
     "get_grid_index",
     "get_profile",
     "get_result",
@@ -51,13 +55,19 @@ __all__ = [
     "grid_bus_count",
     "hash_key",
     "heartbeat",
+    "list_api_keys",
     "list_profiles",
     "list_studies",
     "list_uploads",
+    "mark_sending",
     "new_id",
+    "next_to_send",
     "queued_before",
+    "queued_count",
+    "record_sent",
     "request_cancel",
     "requeue",
+    "revoke_api_key",
     "save_grid_index",
     "save_profile",
     "save_upload",
@@ -95,6 +105,28 @@ def create_api_key(session: Session, *, tenant_id: str, label: str = "", key: st
     session.add(row)
     session.flush()
     return row, plaintext
+
+
+def list_api_keys(session: Session, *, tenant_name: str | None = None) -> list[tuple[ApiKey, str]]:
+    """Every key (of one tenant when named) with its tenant's name, oldest first."""
+    query = select(ApiKey, Tenant.name).join(Tenant, Tenant.id == ApiKey.tenant_id)
+    if tenant_name is not None:
+        query = query.where(Tenant.name == tenant_name)
+    return [(row, str(name)) for row, name in session.execute(query.order_by(ApiKey.created_at, ApiKey.id)).all()]
+
+
+def revoke_api_key(session: Session, *, key_id_or_prefix: str) -> list[ApiKey]:
+    """Revoke the active key with this id or prefix; returns the matches (revoked only when exactly one)."""
+    matches = list(
+        session.scalars(
+            select(ApiKey).where(
+                or_(ApiKey.id == key_id_or_prefix, ApiKey.prefix == key_id_or_prefix), ApiKey.revoked_at.is_(None)
+            )
+        ).all()
+    )
+    if len(matches) == 1:
+        matches[0].revoked_at = utcnow()
+    return matches
 
 
 def tenant_for_key(session: Session, *, key: str) -> Tenant | None:
@@ -227,13 +259,20 @@ def finish_study(
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return False
     session.add(StudyResultRow(study_id=study_id, result_json=result_json, netcdf=netcdf))
-    _drop_payloads(session, study_id)
+    _close_parts(session, study_id)
     return True
 
 
-def _drop_payloads(session: Session, study_id: str) -> None:
-    """A finished study's outage slices are in its result: free their space."""
+def _close_parts(session: Session, study_id: str) -> None:
+    """A finished study's parts are in its result (or no longer wanted): free their space, and mark
+    the ones never solved canceled, their claims void (a worker still solving one stops at its next
+    heartbeat)."""
     session.execute(update(StudyPart).where(StudyPart.study_id == study_id).values(payload=None))
+    session.execute(
+        update(StudyPart)
+        .where(StudyPart.study_id == study_id, StudyPart.status.in_((PartStatus.PENDING, PartStatus.RUNNING)))
+        .values(status=PartStatus.CANCELED, claim_token=None, finished_at=utcnow())
+    )
 
 
 def fail_study(
@@ -256,7 +295,7 @@ def fail_study(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    _drop_payloads(session, study_id)
+    _close_parts(session, study_id)
     return True
 
 
@@ -306,9 +345,79 @@ def queued_before(session: Session, *, queued_before: datetime) -> Sequence[Stud
     ).all()
 
 
+def _counts_by_tenant(session: Session, *where: Any) -> dict[str, int]:
+    rows = session.execute(select(Study.tenant_id, func.count()).where(*where).group_by(Study.tenant_id)).all()
+    return {str(tenant): int(count) for tenant, count in rows}
+
+
+def next_to_send(
+    session: Session, *, tenant_id: str | None, waiting_per_tenant: int, running_per_tenant: int, limit: int = 1000
+) -> list[Study]:
+    """Queued studies whose message is not sent yet and whose tenant has room: fewer than
+    ``waiting_per_tenant`` messages waiting in the broker and, when ``running_per_tenant`` > 0, fewer
+    running and waiting studies than that; oldest first (see :mod:`impact_service.queue.dispatch`)."""
+    held_where = [Study.status == StudyStatus.QUEUED, Study.task_id.is_(None), Study.cancel_requested.is_(False)]
+    if tenant_id is not None:
+        held_where.append(Study.tenant_id == tenant_id)
+    held = session.scalars(select(Study).where(*held_where).order_by(Study.queued_at, Study.id).limit(limit)).all()
+    if not held:
+        return []
+    waiting = _counts_by_tenant(session, Study.status == StudyStatus.QUEUED, Study.task_id.is_not(None))
+    running = _counts_by_tenant(session, Study.status == StudyStatus.RUNNING) if running_per_tenant > 0 else {}
+    chosen = []
+    for study in held:
+        tenant = study.tenant_id
+        busy = waiting.get(tenant, 0)
+        if busy >= waiting_per_tenant or (running_per_tenant > 0 and busy + running.get(tenant, 0) >= running_per_tenant):
+            continue
+        chosen.append(study)
+        waiting[tenant] = busy + 1
+    return chosen
+
+
+def forget_sent(session: Session) -> int:
+    """Treat every queued study as unsent (the broker restarted and may have lost its last messages:
+    the dispatcher sends them again; a duplicate message is a no-op). Returns how many."""
+    result = session.execute(update(Study).where(Study.status == StudyStatus.QUEUED).values(task_id=None))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def mark_sending(session: Session, *, study_id: str, mark: str) -> bool:
+    """Take the right to send a queued study's message (False: another dispatcher has it)."""
+    result = session.execute(
+        update(Study)
+        .where(Study.id == study_id, Study.status == StudyStatus.QUEUED, Study.task_id.is_(None))
+        .values(task_id=mark)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def clear_sending(session: Session, *, study_id: str, mark: str) -> None:
+    """The send failed: the study waits for the next dispatch."""
+    session.execute(update(Study).where(Study.id == study_id, Study.task_id == mark).values(task_id=None))
+
+
+def queued_count(session: Session, *, tenant_id: str) -> int:
+    """A tenant's queued studies (sent or not)."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Study).where(Study.tenant_id == tenant_id, Study.status == StudyStatus.QUEUED)
+        )
+        or 0
+    )
+
+
+def record_sent(session: Session, *, study_id: str, task_id: str) -> None:
+    """A queued study's message reached the broker."""
+    session.execute(
+        update(Study).where(Study.id == study_id, Study.status == StudyStatus.QUEUED).values(task_id=task_id, step="queued")
+    )
+
+
 def requeue(*, study: Study, reason: str) -> None:
     """Put a study back in the queue (the caller sends its task again after the commit)."""
     study.status = StudyStatus.QUEUED
+    study.task_id = None  # unsent until the new message reaches the broker
     study.claim_token = None
     study.parts_total = None
     study.queued_at = utcnow()

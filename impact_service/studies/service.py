@@ -10,59 +10,48 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grid_models.spec import StudySpec
-from impact_service.errors import Conflict, NotFound, UnprocessableEntity
+from impact_service.errors import Conflict, NotFound, TooManyRequests, UnprocessableEntity
 from impact_service.grids.service import grid_key, index_for, resolve_site
-from impact_service.queue.client import send_run_study
+from impact_service.queue.dispatch import dispatch_queued
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
 from impact_service.store.models import TERMINAL, Study, StudyResultRow, StudyStatus
+from impact_service.studies import checks
 
 __all__ = ["cancel_study", "finished_result", "get_own_study", "study_report", "submit_study"]
 
 logger = logging.getLogger(__name__)
 
 
-def _validate_grid_and_site(session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec) -> tuple[str, int]:
-    """The grid key and its bus count (for the time limits)."""
+def _validate_grid_and_site(session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec) -> str:
+    """Every check the spec and the grid's stored index can decide (422s); returns the grid key."""
     grid_id = spec.grid.catalog or spec.grid.upload_id or ""
     _, index = index_for(session, settings, tenant_id=tenant_id, grid_id=grid_id)
     resolve_site(index, bus=spec.site.bus, bus_name=spec.site.bus_name)
-    _validate_profile(session, tenant_id=tenant_id, spec=spec)
-    return grid_key(catalog=spec.grid.catalog, upload_id=spec.grid.upload_id), len(index.buses)
+    checks.check_dispatch(index, spec)
+    checks.check_monitoring(index, spec)
+    checks.check_profile(session, index, tenant_id=tenant_id, spec=spec)
+    return grid_key(catalog=spec.grid.catalog, upload_id=spec.grid.upload_id)
 
 
-_SCENARIO_GRIDS = ("activsg2000", "activsg200")  # the catalog grids that ship hourly scenarios
-
-
-def _validate_profile(session: Session, *, tenant_id: str, spec: StudySpec) -> None:
-    """An annual study's profile must exist before the study is queued."""
-    annual = spec.analyses.annual
-    if annual is None:
-        return
-    source = annual.profile
-    if source.upload_id is not None and repo.get_profile(session, profile_id=source.upload_id, tenant_id=tenant_id) is None:
-        raise UnprocessableEntity(
-            f"no profile {source.upload_id!r} for this tenant; upload it with POST /v1/profiles", code="profile_not_found"
-        )
-    if source.proxy is not None and source.proxy not in _SCENARIO_GRIDS:
-        raise UnprocessableEntity(
-            f"catalog grid {source.proxy!r} ships no hourly profile to borrow; use one of {', '.join(_SCENARIO_GRIDS)}",
-            code="invalid_request",
-        )
-    if source.catalog and spec.grid.catalog not in _SCENARIO_GRIDS:
-        raise UnprocessableEntity(
-            f"grid {spec.grid.catalog or spec.grid.upload_id!r} ships no hourly load profile: upload one (POST /v1/profiles) "
-            "and name it as analyses.annual.profile.upload_id, or borrow a shape with analyses.annual.profile.proxy",
-            code="invalid_request",
-        )
-
-
-def _send(settings: Settings, study: Study, *, buses: int) -> None:
+def _dispatch(settings: Settings, study: Study) -> None:
+    """Send the tenant's queued studies whose turn it is (this one, unless the tenant has one
+    waiting in the broker already: see :mod:`impact_service.queue.dispatch`)."""
     try:
-        study.task_id = send_run_study(settings.broker(), study.id, buses=buses)
-    except Exception as exc:  # noqa: BLE001 - the study is committed: the sweeper sends it again once the broker is back
+        dispatch_queued(settings, tenant_id=study.tenant_id)
+    except Exception as exc:  # noqa: BLE001 - the study is committed: it is sent once the broker is back
         logger.warning("study_send_failed study_id=%s error=%s", study.id, exc)
         study.step = "queued; the broker is unreachable, it will be sent when it is back"
+
+
+def _check_quota(session: Session, settings: Settings, *, tenant_id: str) -> None:
+    queued = repo.queued_count(session, tenant_id=tenant_id)
+    if queued >= settings.tenant_max_queued:
+        raise TooManyRequests(
+            f"this tenant has {queued:,} studies queued, the limit is {settings.tenant_max_queued:,}; submit again when "
+            "some have started (GET /v1/studies?status=queued lists them)",
+            headers={"Retry-After": "30"},
+        )
 
 
 def _resubmission_key(spec: StudySpec) -> str:
@@ -89,13 +78,14 @@ def submit_study(
     session: Session, settings: Settings, *, tenant_id: str, spec: StudySpec, idempotency_key: str | None
 ) -> tuple[Study, bool]:
     """Store and queue a study; returns ``(study, created)`` (an identical earlier request returns that study)."""
-    key, buses = _validate_grid_and_site(session, settings, tenant_id=tenant_id, spec=spec)
+    key = _validate_grid_and_site(session, settings, tenant_id=tenant_id, spec=spec)
     input_hash = _resubmission_key(spec)
     existing = repo.find_existing_study(
         session, tenant_id=tenant_id, idempotency_key=idempotency_key, input_hash=input_hash, grid_key=key
     )
     if existing is not None:
         return _same_request(existing, spec, idempotency_key), False
+    _check_quota(session, settings, tenant_id=tenant_id)
     try:
         study = repo.create_study(
             session,
@@ -115,8 +105,9 @@ def submit_study(
         if again is None:
             raise
         return _same_request(again, spec, idempotency_key), False
-    _send(settings, study, buses=buses)
+    _dispatch(settings, study)
     session.commit()
+    session.refresh(study)
     return study, True
 
 

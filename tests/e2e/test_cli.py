@@ -115,3 +115,44 @@ def test_ctrl_c_in_any_phase_stops_the_run_and_leaves_no_process(tmp_path: Path,
     assert "Traceback" not in rest
     with pytest.raises(ProcessLookupError):  # no process of the run is left
         os.killpg(run.pid, 0)
+
+
+def _keys(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IMPACT_DATA_DIR": str(data), "COLUMNS": "200"}
+    env.pop("IMPACT_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "impact_service.cli", "keys", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_keys_say_which_database_refuse_a_missing_one_list_and_revoke(tmp_path: Path) -> None:
+    """`keys` silently wrote to ~/.local/share/gridimpact and printed a key the user's stack rejected."""
+    data = tmp_path / "stack"
+    missing = _keys("--tenant", "acme", data=data)
+    assert missing.returncode != 0
+    assert "no database at" in missing.stderr
+    assert "--create-database" in missing.stderr
+    assert not (data / "gridimpact.db").exists()
+    made = _keys("--tenant", "acme", "--create-database", data=data)
+    assert made.returncode == 0, made.stderr
+    assert f"database: sqlite+pysqlite:///{data / 'gridimpact.db'}" in made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("gi_")
+    second = _keys("create", "--tenant", "beta", "--label", "ci", data=data)
+    assert second.returncode == 0, second.stderr
+    listed = _keys("list", data=data)
+    assert listed.returncode == 0, listed.stderr
+    assert "acme" in listed.stdout
+    assert "beta" in listed.stdout
+    assert key not in listed.stdout  # only prefixes are shown
+    revoked = _keys("revoke", key[:10], data=data)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "at most 30 s more" in revoked.stdout
+    assert _keys("revoke", key[:10], data=data).returncode != 0  # already revoked
+    assert "acme" in _keys("list", "--tenant", "acme", data=data).stdout

@@ -75,6 +75,14 @@ BAD_BODIES: list[Any] = [
     VALID | {"solver": {"max_iterations": 10**9}},
     VALID | {"name": "\u0000" * 10},
     {"grid": {"catalog": None}},
+    VALID | {"stages": [{"mw": True}]},  # ran a 1 MW study
+    VALID | {"stages": [{"mw": "100"}]},  # coerced
+    VALID | {"site": {"bus": "187"}},  # coerced
+    VALID | {"solver": {"enforce_q_limits": 1}},
+    VALID | {"dispatch": {"dispatchable_fuels": []}},  # 202, then failed in the worker
+    VALID | {"dispatch": {"dispatchable_fuels": ["unobtainium"]}},  # 202, then failed in the worker
+    VALID | {"criteria": {"monitored_min_kv": 900}},  # 202, then failed in the worker
+    VALID | {"analyses": {"annual": {"hours": [8000, 8784]}}},  # activsg200's scenarios have 8,760 hours
 ]
 
 
@@ -192,3 +200,58 @@ def test_a_body_sent_as_text_or_an_inverted_voltage_band_says_how_to_fix_it(clie
     band = client.get("/v1/grids/activsg200/buses", params={"min_kv": 300, "max_kv": 100})
     assert band.status_code == 422
     assert "swap them" in band.json()["error"]["message"]
+
+
+def test_a_number_too_long_for_python_is_a_422_and_the_connection_survives(client: TestClient) -> None:
+    """A 5,000-digit number in a pandapower upload was a plain-text 500 (Python's integer digit
+    limit) and the next request on the connection was reset."""
+    content = b'{"_class":"pandapowerNet","_object":{"f_hz":' + b"9" * 5000 + b',"sn_mva":1}}'
+    response = client.post("/v1/grids", files={"file": ("big.json", content, "application/json")})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "grid_invalid"
+    assert "5,000 characters long" in json.dumps(response.json()["error"]["details"])
+    assert client.get("/healthz").status_code == 200
+
+
+def test_an_unexpected_exception_is_a_json_500_on_a_usable_connection(tmp_path_factory: pytest.TempPathFactory) -> None:
+    data = tmp_path_factory.mktemp("boom")
+    app = create_app(Settings(data_dir=data, cache_dir=data / "cache", database_url=sqlite_url(data / "db.sqlite")))
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("an unforeseen bug")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/boom")
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["error"]["code"] == "internal_error"
+        assert "unforeseen" not in response.text  # no internals leak
+        assert test_client.get("/healthz").status_code == 200
+
+
+def test_error_bodies_list_the_first_problems_and_their_count(client: TestClient) -> None:
+    """A 1 MB spec with 60,000 unknown fields returned a 5.7 MB 422."""
+    body = VALID | {f"u{n}": 0 for n in range(60_000)}  # 0.8 MB, under the 1 MB body limit
+    response = client.post("/v1/studies", content=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert len(error["details"]) == 50
+    assert error["details_total"] == 60_000
+    assert "60,000 problems" in error["message"]
+    assert len(response.content) < 20_000
+
+
+def test_checks_the_grid_index_can_decide_come_before_the_202(client: TestClient) -> None:
+    def error(body: dict[str, Any]) -> dict[str, Any]:
+        response = client.post("/v1/studies", json=body)
+        assert response.status_code == 422, response.text
+        return dict(response.json()["error"])
+
+    assert "dispatchable_fuels" in error(VALID | {"dispatch": {"dispatchable_fuels": ["unobtainium"]}})["message"]
+    assert '"dispatchable_fuels": [' in error(VALID | {"dispatch": {"dispatchable_fuels": ["unobtainium"]}})["message"]
+    assert "leaves no bus monitored" in error(VALID | {"criteria": {"monitored_min_kv": 900}})["message"]
+    assert "the profile has 8,760" in error(VALID | {"analyses": {"annual": {"hours": [8000, 8784]}}})["message"]
+    assert error(VALID | {"stages": [{"mw": True}]})["details"][0]["location"] == "body.stages.0.mw"
+    fine = client.post("/v1/studies", json=VALID | {"dispatch": {"rule": "merit_order", "dispatchable_fuels": ["ng"]}})
+    assert fine.status_code in (200, 202), fine.text  # enums and lists still parse from JSON

@@ -102,3 +102,41 @@ def test_database_briefly_down_answers_503_and_loses_nothing(tmp_path: Path) -> 
     finally:
         stack.stop()
         server.stop()
+
+
+def _pool_children(pid: int) -> list[int]:
+    """The pool processes of a worker (its direct children, Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def test_pool_processes_killed_in_a_row_are_replaced_at_once(fresh_stack: Stack) -> None:
+    """Warm-up ran in each new pool process (3-4 s) and raced Celery's 4 s start timeout: after one
+    pool process was killed, its replacements were killed in turn and the worker sat idle ~40 s."""
+    worker = fresh_stack.processes["worker-1"].pid
+    assert fresh_stack.log_dir is not None
+    log = fresh_stack.log_dir / "worker-1.log"
+    wait_for(lambda: "ready." in log.read_text(errors="replace"), timeout_s=60)  # a pool dying during start-up is fatal
+    first = wait_for(lambda: _pool_children(worker), timeout_s=60)
+    # warm in the main process, before the fork: every pool process inherits the loaded engine
+    wait_for(lambda: "lightsim2grid" in Path(f"/proc/{worker}/maps").read_text(), timeout_s=60)
+    killed: set[int] = set()
+    for _ in range(3):
+        current = wait_for(lambda: [c for c in _pool_children(worker) if c not in killed], timeout_s=10)
+        for child in current:
+            os.kill(child, signal.SIGKILL)
+            killed.add(child)
+    replacement = wait_for(lambda: [c for c in _pool_children(worker) if c not in killed], timeout_s=10)
+    assert replacement
+    assert not set(replacement) & set(first)
+    os.kill(fresh_stack.processes["worker-0"].pid, signal.SIGSTOP)  # only the worker under test may take the study
+    try:
+        client = _client(fresh_stack, "pool")
+        study = client.submit(small_spec())
+        assert client.wait(study["id"], timeout_s=30)["status"] == "succeeded"
+    finally:
+        os.kill(fresh_stack.processes["worker-0"].pid, signal.SIGCONT)
+    assert "Timed out waiting for UP message" not in log.read_text(errors="replace")

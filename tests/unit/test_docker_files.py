@@ -69,19 +69,36 @@ def test_compose_file_follows_the_compose_specification() -> None:
     assert set(compose.service_names()) == {"redis", "postgres", "migrate", "api", "worker", "beat", "flower"}
 
 
-def test_compose_requires_a_database_password() -> None:
+@pytest.mark.parametrize("variable", ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "FLOWER_PASSWORD"])
+def test_compose_requires_every_password(variable: str) -> None:
     env = _env()
-    del env["POSTGRES_PASSWORD"]
-    with pytest.raises(ValueError, match="POSTGRES_PASSWORD"):
+    del env[variable]
+    with pytest.raises(ValueError, match=variable):
         _compose(env)
 
 
-def test_services_wiring() -> None:
+def test_redis_and_flower_are_locked_down() -> None:
     services = _compose(_env())["services"]
-    assert "--appendonly" in services["redis"]["command"]
+    redis = services["redis"]
+    script = redis["command"][0]
+    assert "requirepass" in script
+    assert "$REDIS_PASSWORD" in script  # read inside the container, not put on the command line by Compose
+    for command in ("CONFIG", "DEBUG", "FLUSHALL", "MODULE", "SAVE"):
+        assert command in script
+    assert "ports" not in redis  # not published
+    assert "REDISCLI_AUTH" in redis["healthcheck"]["test"][1]
+    flower = services["flower"]
+    assert any(part.startswith("--basic-auth=admin:") for part in flower["command"])
+    assert all(port.startswith("127.0.0.1:") for port in flower["ports"])
+
+
+def test_services_wiring() -> None:
+    env = _env()
+    services = _compose(env)["services"]
+    assert "--appendonly" in services["redis"]["command"][0]
     for name in ("api", "worker", "beat"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-        assert services[name]["environment"]["IMPACT_REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["environment"]["IMPACT_REDIS_URL"] == f"redis://:{env['REDIS_PASSWORD']}@redis:6379/0"
         assert services[name]["environment"]["IMPACT_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "container_name" not in services["worker"]
     assert "ports" not in services["worker"]

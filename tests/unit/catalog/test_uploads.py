@@ -333,6 +333,11 @@ def test_a_pandapower_file_with_absurd_net_values_or_nesting_is_refused() -> Non
     assert any("f_hz and sn_mva" in issue for issue in _issues(json.dumps(document).encode(), filename="n.json"))
     deep = b"[" * 200_000 + b"]" * 200_000  # was a RecursionError, a 500
     assert any("nested too deeply" in issue for issue in _issues(deep, filename="deep.json"))
+    huge = b'{"_class":"pandapowerNet","_object":{"f_hz":' + b"9" * 5000 + b',"sn_mva":1}}'  # was a ValueError, a 500
+    assert any("5,000 characters long" in issue for issue in _issues(huge, filename="huge.json"))
+    table = json.loads(pp.to_json(pn.case9()))
+    table["_object"]["bus"]["_object"] = table["_object"]["bus"]["_object"].replace("345.0", "3" * 5000, 1)
+    assert any(issue.startswith("bus._object:") for issue in _issues(json.dumps(table).encode(), filename="t.json"))
 
 
 @pytest.mark.parametrize(

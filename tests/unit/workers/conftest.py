@@ -50,20 +50,22 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     record = Sent()
 
-    def recorder(task: str) -> Callable[..., None]:
-        def send(_broker: str, identifier: str, *, buses: int | None = None) -> None:  # noqa: ARG001 - the senders' signature
+    def recorder(task: str) -> Callable[..., str]:
+        def send(_broker: str, identifier: str, *, buses: int | None = None) -> str:  # noqa: ARG001 - the senders' signature
             record.messages.append((task, identifier))
+            return f"task-{len(record.messages)}"
 
         return send
 
     monkeypatch.setattr("workers.runner.send_run_study", recorder("send_run_study"))
+    monkeypatch.setattr("impact_service.queue.dispatch.send_run_study", recorder("send_run_study"))
     monkeypatch.setattr("workers.fanout.send_run_part", recorder("send_run_part"))
     monkeypatch.setattr("workers.fanout.send_merge", recorder("send_merge"))
     return record
 
 
-def queued_study(settings: Settings, tenant: str = "t") -> str:
-    """A queued study row of ``tenant``."""
+def queued_study(settings: Settings, tenant: str = "t", *, sent: bool = True) -> str:
+    """A queued study row of ``tenant`` (its message sent to the broker unless ``sent`` is False)."""
     with session_scope(settings.database()) as session:
         row = repo.ensure_tenant(session, name=tenant)
         study = repo.create_study(
@@ -75,6 +77,8 @@ def queued_study(settings: Settings, tenant: str = "t") -> str:
             name="rule",
             idempotency_key=None,
         )
+        if sent:
+            study.task_id = f"sent-{study.id}"
         return study.id
 
 

@@ -59,6 +59,15 @@ def test_a_study_whose_worker_stopped_beating_is_requeued_and_sent(settings: Set
     assert (study.status, study.claim_token) == (StudyStatus.QUEUED, None)
 
 
+def test_a_study_whose_send_failed_is_sent_by_the_next_sweep(settings: Settings, sent: Sent) -> None:
+    """A study submitted while the broker was down waited for requeue_after_s (129 s measured)."""
+    study_id = queued_study(settings, sent=False)
+    assert sweep(settings)["resent"] == 1
+    assert sent.of("send_run_study") == [study_id]
+    assert _study(settings, study_id).task_id is not None
+    assert sweep(settings)["resent"] == 0  # sent once
+
+
 def test_after_max_attempts_the_study_fails_as_worker_lost(settings: Settings, sent: Sent) -> None:
     study_id, _ = claimed_study(settings)
     _age(settings, study_id, heartbeat_at=utcnow() - LONG_AGO, attempts=settings.max_attempts)
@@ -140,12 +149,36 @@ def test_a_part_waiting_too_long_is_sent_again_once_its_study_is_quiet(settings:
     assert sent.of("send_run_part") == [ids[1]]
 
 
+def _part_states(settings: Settings, ids: list[str]) -> list[tuple[PartStatus, str | None]]:
+    with session_scope(settings.database()) as session:
+        parts = [session.get(StudyPart, part_id) for part_id in ids]
+        return [(p.status, p.claim_token) for p in parts if p is not None]
+
+
 def test_a_canceled_fan_out_nobody_acted_on_is_canceled(settings: Settings, sent: Sent) -> None:
-    study_id, _ = _fanned_out(settings)
+    study_id, ids = _fanned_out(settings)
+    done = _claim_part(settings, ids[0])
+    with session_scope(settings.database()) as session:
+        assert part_repo.finish_part(session, part_id=ids[0], token=done, payload=b"x", duration_s=1.0)
+    running = _claim_part(settings, ids[1])
     _age(settings, study_id, cancel_requested=True, heartbeat_at=utcnow() - LONG_AGO)
     assert sweep(settings)["canceled"] == 1
     assert _study(settings, study_id).status is StudyStatus.CANCELED
     assert sent.messages == []
+    assert _part_states(settings, ids) == [
+        (PartStatus.DONE, None),
+        (PartStatus.CANCELED, None),
+        (PartStatus.CANCELED, None),
+    ]
+    with session_scope(settings.database()) as session:  # the worker still solving part 1 learns it is void
+        assert not part_repo.part_heartbeat(session, part_id=ids[1], token=running)
+
+
+def test_a_failed_fan_out_cancels_its_unsolved_parts(settings: Settings, sent: Sent) -> None:  # noqa: ARG001 - no sends
+    study_id, ids = _fanned_out(settings, parts=2)
+    with session_scope(settings.database()) as session:
+        assert repo.fail_study(session, study_id=study_id, code="engine_error", message="boom")
+    assert _part_states(settings, ids) == [(PartStatus.CANCELED, None), (PartStatus.CANCELED, None)]
 
 
 def test_a_merge_that_never_started_is_sent_again(settings: Settings, sent: Sent) -> None:
