@@ -90,6 +90,7 @@ class Stack:
                 "IMPACT_FANOUT_PART_BUS_OUTAGES": str(self.settings.fanout_part_bus_outages),
                 "IMPACT_FANOUT_HOURS_PER_PART": str(self.settings.fanout_hours_per_part),
                 "IMPACT_TENANT_MAX_QUEUED": str(self.settings.tenant_max_queued),
+                "IMPACT_WORKER_NICE": str(self.settings.worker_nice),
                 "IMPACT_TENANT_MAX_RUNNING": str(self.settings.tenant_max_running),
                 "IMPACT_TENANT_WAITING_MESSAGES": str(self.settings.tenant_waiting_messages),
             }

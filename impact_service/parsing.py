@@ -30,7 +30,7 @@ from fastapi import UploadFile
 
 from impact_service.errors import PayloadTooLarge, ServiceUnavailable, UnprocessableEntity
 
-__all__ = ["MAX_PARALLEL", "check_grid", "check_profile", "in_child", "spooled"]
+__all__ = ["MAX_PARALLEL", "check_grid", "check_profile", "in_child", "shutdown", "spooled"]
 
 MAX_PARALLEL = 2
 _TASKS_PER_CHILD = 50
@@ -77,6 +77,15 @@ def _executor() -> ProcessPoolExecutor:
                 max_tasks_per_child=_TASKS_PER_CHILD,
             )
         return _pool
+
+
+def shutdown() -> None:
+    """Stop the parse processes (the API's shutdown; the next upload starts a new pool)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def in_child(function: Callable[..., tuple[Any, ...]], *args: Any, code: str) -> tuple[Any, ...]:

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     )
     sweep_every_s: float = Field(15.0, gt=0, description="how often the sweeper runs")
     max_attempts: int = Field(3, ge=1, description="a study whose workers died this many times fails")
+    api_threads: int = Field(4, ge=1, le=64, description="threads of an API process for its synchronous endpoints")
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="workers run at this niceness, so that the API answers first on a busy machine"
+    )
     tenant_max_queued: int = Field(
         200, ge=1, description="queued studies a tenant may have; a submission beyond it is a 429 with Retry-After"
     )

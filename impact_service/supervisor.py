@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from impact_service.embedded import Stack
+from impact_service.queue.client import send_sweep
 from impact_service.queue.dispatch import dispatch_queued
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
@@ -77,6 +78,8 @@ class Supervisor:
             child.due = None
             return
         self.say(f"{name} started again (restart {child.restarts})")
+        if name.startswith("worker"):
+            self._sweep_now()
 
     def _exit(self, name: str) -> str:
         process = self.stack.redis.process if name == _REDIS and self.stack.redis else self.stack.processes.get(name)
@@ -90,6 +93,14 @@ class Supervisor:
             self._next_resend = 0.0  # studies queued during the outage go out at the next tick
         else:
             self.stack.respawn(name)
+
+    def _sweep_now(self) -> None:
+        """A worker died: the studies its pool processes held (they die with it) are requeued by a
+        sweep now rather than at the schedule's next one (the sweeper notices dead local pids)."""
+        try:
+            send_sweep(self.stack.settings.broker())
+        except Exception as exc:  # noqa: BLE001 - the scheduled sweep comes within sweep_every_s anyway
+            logger.warning("sweep_request_failed error=%s", exc)
 
     def _forget_sent(self) -> None:
         """Redis writes its append-only file every second: the last messages before a crash may be

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -21,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError as DatabaseError
 
 from grid_models.errors import GridModelError, StudyCanceled
+from impact_service.node import node_name
 from impact_service.settings import Settings
 from impact_service.store import parts as part_repo
 from impact_service.store import repository as repo
@@ -52,8 +52,8 @@ _PROGRESS_EVERY_S = 0.5
 
 
 def worker_name() -> str:
-    """host:pid of this worker process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """node:pid of this worker process (the node names the container inside Docker)."""
+    return f"{node_name()}:{os.getpid()}"
 
 
 @lru_cache(maxsize=4)

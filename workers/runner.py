@@ -24,6 +24,7 @@ from impact_service.store.db import session_scope
 from impact_service.store.models import utcnow
 from workers.execution import Beat, ClaimLost, catalog_grid, plan_for, store_result, study_errors, worker_name
 from workers.fanout import fan_out, sweep_fanouts
+from workers.liveness import expire_dead_local_claims
 
 __all__ = ["run_study_job", "sweep", "warm_up"]
 
@@ -83,6 +84,8 @@ def sweep(settings: Settings) -> dict[str, int]:
     """Requeue studies whose worker stopped beating (or fail them after ``max_attempts``), re-send
     studies queued too long (their message may be lost; a duplicate is a no-op), and sweep the
     parts of fanned-out studies."""
+    with session_scope(settings.database()) as session:
+        expire_dead_local_claims(session)
     now = utcnow()
     resend: list[tuple[str, int | None]] = []
     counts = {"requeued": 0, "failed": 0, "resent": 0}

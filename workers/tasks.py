@@ -12,6 +12,7 @@ from impact_service.settings import get_settings
 from workers import fanout, runner
 from workers.celery_app import app
 from workers.execution import INFRASTRUCTURE_ERRORS
+from workers.liveness import die_with_parent, remember_main_process
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,17 @@ def sweep_task() -> None:
     runner.sweep(get_settings())
 
 
+@signals.worker_process_init.connect
+def _bound_to_the_worker(**_: Any) -> None:
+    """A pool process dies with its worker's main process (see :mod:`workers.liveness`)."""
+    die_with_parent()
+
+
 @signals.worker_init.connect
 def _warm_up(**_: Any) -> None:
     """Import the engine and prepare the small catalog grids before the first study arrives: once,
     in the worker's main process before it forks its pool, so every pool process (a replacement for
     one that died included) starts warm at once. Warming up in each new pool process took 3-4 s,
     and Celery kills a pool process that is not up within ``worker_proc_alive_timeout``."""
+    remember_main_process()
     runner.warm_up(get_settings())

@@ -26,6 +26,7 @@ from impact_service.cli.console import Subcommands, console, errors
 from impact_service.cli.remote import follow, print_final
 from impact_service.client import ApiClient, ApiError
 from impact_service.embedded import Stack, local_api_key
+from impact_service.node import node_name
 from impact_service.redis_server import free_port
 from impact_service.settings import KEY_CACHE_S, Settings, get_settings
 from impact_service.supervisor import Supervisor
@@ -147,7 +148,10 @@ def _celery(argv: list[str]) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    argv = ["worker", "-Q", "studies,light", "-c", str(args.concurrency), "--pool", "prefork", "-n", f"{args.name}@%h"]
+    nice = get_settings().worker_nice
+    if nice:  # studies are batch work: the API's answers (status polling) come first on a shared machine
+        os.nice(nice)
+    argv = ["worker", "-Q", "studies,light", "-c", str(args.concurrency), "--pool", "prefork", "-n", f"{args.name}@{node_name()}"]
     argv += ["--loglevel", "INFO"]
     if args.beat:
         argv += ["-B", "-s", str(get_settings().data_dir / f"beat-schedule-{args.name}")]

@@ -9,9 +9,9 @@ from functools import cache
 from celery import Celery
 
 from impact_service.queue.limits import time_limits
-from impact_service.queue.names import MERGE_STUDY, QUEUE_STUDIES, RUN_PART, RUN_STUDY
+from impact_service.queue.names import MERGE_STUDY, QUEUE_LIGHT, QUEUE_STUDIES, RUN_PART, RUN_STUDY, SWEEP
 
-__all__ = ["producer", "queue_depth", "send_merge", "send_run_part", "send_run_study"]
+__all__ = ["producer", "queue_depth", "send_merge", "send_run_part", "send_run_study", "send_sweep"]
 
 
 @cache
@@ -50,6 +50,11 @@ def send_run_part(broker_url: str, part_id: str, *, buses: int | None = None) ->
 def send_merge(broker_url: str, study_id: str, *, buses: int | None = None) -> str:
     """Queue the merge of a fanned-out study whose parts are all done. Returns the task id."""
     return _send(broker_url, MERGE_STUDY, study_id, buses)
+
+
+def send_sweep(broker_url: str) -> str:
+    """Ask for a sweep now (the beat schedule sends one every ``sweep_every_s`` anyway)."""
+    return str(producer(broker_url).send_task(SWEEP, queue=QUEUE_LIGHT, retry=True, retry_policy={"max_retries": 2}).id)
 
 
 def queue_depth(broker_url: str) -> int:

@@ -1,10 +1,9 @@
-"""Tenants share the fleet: one tenant's backlog delays another's study by about one study's run
-time, not by the whole backlog (200 studies in 2.4 s made another tenant's small study wait 8.7 s
+"""Tenants share the fleet: one tenant's backlog delays another's study by about one study, not
+by the whole backlog (200 studies in 2.4 s made another tenant's small study wait 8.7 s
 instead of 0.05 s), and a tenant's queue has a limit (429 with Retry-After beyond it)."""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -55,12 +54,12 @@ def test_a_backlog_delays_another_tenant_by_about_one_study(two_workers: Stack) 
     assert other.wait(mine, timeout_s=300)["status"] == "succeeded"
     for study_id in backlog:
         assert busy.wait(study_id, timeout_s=300)["status"] == "succeeded"
-    runs = [(finished - started).total_seconds() for _, started, finished in (_times(two_workers, i) for i in backlog)]
-    created, started, _ = _times(two_workers, mine)
-    waited = (started - created).total_seconds()
-    assert waited < 2.5 * statistics.median(runs) + 3.0, (waited, runs)
-    started_after = sum(_times(two_workers, i)[1] > started for i in backlog)
-    assert started_after >= BACKLOG // 2, "the other tenant's study ran after most of the backlog"
+    # counted in studies, not seconds (a loaded machine stretches every run): ahead of the other
+    # tenant's study run at most the two in the workers' hands, the one waiting in the broker and
+    # one the dispatcher sent while the study was being submitted; first-come-first-served ran all 12
+    _, started, _ = _times(two_workers, mine)
+    started_before = sum(_times(two_workers, i)[1] < started for i in backlog)
+    assert started_before <= 4, f"{started_before} of the backlog's {BACKLOG} studies started first"
 
 
 def test_a_tenant_queue_beyond_its_limit_is_429_with_retry_after(tmp_path: Path) -> None:

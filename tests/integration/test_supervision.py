@@ -56,6 +56,21 @@ def _client(stack: Stack) -> ApiClient:
     return ApiClient(f"http://{stack.settings.host}:{stack.settings.port}", make_key(stack.settings, "supervised"))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie is dead, only not yet reaped
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _replaced(stack: Stack, name: str, old_pid: int) -> bool:
     process = stack.processes[name]
     return process.pid != old_pid and process.poll() is None
@@ -63,12 +78,14 @@ def _replaced(stack: Stack, name: str, old_pid: int) -> bool:
 
 def test_killed_children_are_started_again_and_said(supervised: tuple[Stack, _Running]) -> None:
     stack, running = supervised
+    pool = wait_for(lambda: _children(stack.processes["worker-0"].pid), timeout_s=60)
     for name in ("worker-0", "api"):
         old = stack.processes[name].pid
         os.kill(old, signal.SIGKILL)
         wait_for(lambda name=name, old=old: _replaced(stack, name, old), timeout_s=30)
         assert any(text.startswith(f"{name} stopped (exit code -9)") for text in running.said), running.said
         assert any(text.startswith(f"{name} started again") for text in running.said), running.said
+    wait_for(lambda: not any(_alive(pid) for pid in pool), timeout_s=10)  # no orphaned pool process
     client = _client(stack)
     wait_for(client.ready, timeout_s=30)
     study = client.submit(small_spec(name="after the restarts"))

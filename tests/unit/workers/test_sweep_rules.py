@@ -4,8 +4,12 @@ the parts and merges of fanned-out studies; a live study is never touched."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
+from impact_service.node import node_name
 from impact_service.settings import Settings
 from impact_service.store import parts as part_repo
 from impact_service.store import repository as repo
@@ -190,3 +194,17 @@ def test_a_merge_that_never_started_is_sent_again(settings: Settings, sent: Sent
     _age(settings, study_id, merge_sent_at=utcnow() - LONG_AGO, heartbeat_at=utcnow() - LONG_AGO)
     assert sweep(settings)["merges_resent"] == 1
     assert sent.of("send_merge") == [study_id]
+
+
+def test_a_study_held_by_a_dead_process_on_this_host_is_requeued_at_once(settings: Settings, sent: Sent) -> None:
+    """The holder's heartbeat is recent, but its process is gone: no waiting stale_after_s."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    study_id, _ = claimed_study(settings)
+    alive_id, _ = claimed_study(settings)
+    _set(settings, Study, study_id, worker=f"{node_name()}:{dead.pid}")
+    _set(settings, Study, alive_id, worker=f"{node_name()}:{os.getpid()}")
+    counts = sweep(settings)
+    assert counts["requeued"] == 1
+    assert sent.of("send_run_study") == [study_id]
+    assert _study(settings, alive_id).status is StudyStatus.RUNNING
