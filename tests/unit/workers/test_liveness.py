@@ -24,7 +24,7 @@ print("killed" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKI
 
 
 def _child_fate(setup: str, *, prefix: tuple[str, ...] = ()) -> str:
-    done = subprocess.run([*prefix, sys.executable, "-c", _CHILD.format(setup=setup)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*prefix, sys.executable, "-c", _CHILD.format(setup=setup)], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -40,7 +40,7 @@ def test_a_pool_process_whose_main_process_is_gone_dies() -> None:
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
 def test_a_main_process_of_pid_1_keeps_its_pool() -> None:
     """As in a container: the worker's main process is pid 1 of its own pid namespace."""
-    probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, timeout=30)
+    probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, timeout=30, check=False)
     if probe.returncode != 0:
         pytest.skip(f"no pid namespace here: {probe.stderr.decode().strip()}")
     assert (
