@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-floor bench-annual clean
+.PHONY: demo test test-docker lint typecheck unit bench bench-floor bench-annual clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ demo: $(STAMP)
 ## test: lint, type-check and run every test tier (unit, e2e, slow large-grid checks)
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
+
+## test-docker: the fleet in Docker for real (root; ~15 min): installs Debian's docker.io, docker-compose and
+## mmdebstrap when missing, starts an engine of its own, builds the stand-in bases and the image, runs the
+## Compose stack through the API (tests/docker), and removes everything it started
+test-docker: $(STAMP)
+	docker/standins/install.sh
+	GRIDIMPACT_DOCKER_TIER=1 $(BIN)/python -m pytest -q tests/docker
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,9 @@ from grid_models.catalog.registry import load_catalog_grid
 from grid_models.grid import Grid
 
 warnings.filterwarnings("ignore", module="lightsim2grid")
+
+# tests/docker is its own tier (make test-docker: a Docker engine, images, a Compose stack)
+collect_ignore = [] if os.environ.get("GRIDIMPACT_DOCKER_TIER") == "1" else ["docker"]
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,8 @@ print("killed" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKI
 
 
 def _child_fate(setup: str, *, prefix: tuple[str, ...] = ()) -> str:
-    done = subprocess.run([*prefix, sys.executable, "-c", _CHILD.format(setup=setup)], capture_output=True, text=True, timeout=60, check=False)
+    argv = [*prefix, sys.executable, "-c", _CHILD.format(setup=setup)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
