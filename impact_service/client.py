@@ -97,6 +97,11 @@ class ApiClient:
         """The result arrays as NetCDF bytes."""
         return self._check(self._http.get(f"/v1/studies/{study_id}/result.nc")).content
 
+    def result_tables(self, study_id: str, fmt: str) -> bytes:
+        """The result's tables: ``fmt`` "xlsx" (one workbook) or "csv" (a zip of CSV files)."""
+        path = "result.xlsx" if fmt == "xlsx" else "result.csv.zip"
+        return self._check(self._http.get(f"/v1/studies/{study_id}/{path}", timeout=120.0)).content
+
     def report(self, study_id: str) -> str:
         """The HTML report."""
         return self._check(self._http.get(f"/v1/studies/{study_id}/report", timeout=120.0)).text

@@ -280,10 +280,16 @@ class StudyResult(BaseModel):
         self._dataset = dataset
 
     def write(self, out_dir: Path) -> dict[str, Path]:
-        """Write ``result.json`` and, when the dataset is attached, ``result.nc`` into ``out_dir``."""
+        """Write ``result.json``, its tables (``result.xlsx``, ``result.csv.zip``) and, when the
+        dataset is attached, ``result.nc`` into ``out_dir``."""
+        from grid_models.results.tables import result_tables, study_time, tables_csv_zip, tables_xlsx
+
         out_dir.mkdir(parents=True, exist_ok=True)
-        paths = {"json": out_dir / "result.json"}
+        paths = {"json": out_dir / "result.json", "xlsx": out_dir / "result.xlsx", "csv": out_dir / "result.csv.zip"}
         paths["json"].write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        tables = result_tables(self)
+        paths["xlsx"].write_bytes(tables_xlsx(tables, created=study_time(self)))
+        paths["csv"].write_bytes(tables_csv_zip(tables, created=study_time(self)))
         if self._dataset is not None:
             paths["netcdf"] = out_dir / "result.nc"
             self._dataset.to_netcdf(paths["netcdf"])

@@ -53,7 +53,9 @@ def print_final(client: ApiClient, study: dict[str, Any], out: Path | None) -> i
         (out / "result.json").write_text(json.dumps(payload, indent=2))
         (out / "result.nc").write_bytes(client.result_netcdf(study["id"]))
         (out / "report.html").write_text(client.report(study["id"]), encoding="utf-8")
-        console.print(f"wrote {out / 'result.json'}, {out / 'result.nc'}, {out / 'report.html'}")
+        (out / "result.xlsx").write_bytes(client.result_tables(study["id"], "xlsx"))
+        (out / "result.csv.zip").write_bytes(client.result_tables(study["id"], "csv"))
+        console.print(f"wrote result.json, result.nc, report.html, result.xlsx and result.csv.zip in {out}")
     return 0
 
 
@@ -78,7 +80,16 @@ def _cmd_wait(args: argparse.Namespace) -> int:
 
 def _cmd_result(args: argparse.Namespace) -> int:
     client = _client(args)
-    return print_final(client, client.study(args.study_id), args.out)
+    if args.format == "table":
+        return print_final(client, client.study(args.study_id), args.out)
+    content = client.result_tables(args.study_id, args.format)
+    target = (args.out or Path()) / f"{args.study_id}.{'xlsx' if args.format == 'xlsx' else 'csv.zip'}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    console.print(
+        f"wrote {target} ({len(content) / 1e3:,.0f} kB: a {'sheet' if args.format == 'xlsx' else 'CSV file'} per table)"
+    )
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -120,7 +131,14 @@ def add_client_commands(sub: Subcommands) -> None:
         command = sub.add_parser(name, help=helptext)
         command.add_argument("study_id")
         if name in ("wait", "result"):
-            command.add_argument("--out", type=Path, help="write result.json, result.nc and report.html here")
+            command.add_argument(
+                "--out", type=Path, help="write result.json, result.nc, report.html, result.xlsx and result.csv.zip here"
+            )
+        if name == "result":
+            command.add_argument(
+                "--format", choices=("table", "xlsx", "csv"), default="table",
+                help="table: print it (default); xlsx: one Excel workbook; csv: CSV files in a zip (into --out or here)",
+            )  # fmt: skip
         if name == "report":
             command.add_argument("--out", type=Path, help="the HTML file to write (default: <study id>.html)")
         _client_args(command)

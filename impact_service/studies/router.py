@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from grid_models.spec import StudySpec
 from impact_service.deps import SessionDep, SettingsDep, TenantDep
 from impact_service.errors import ERROR_RESPONSES
+from impact_service.settings import Settings
 from impact_service.store import repository as repo
-from impact_service.store.models import StudyStatus
+from impact_service.store.models import StudyStatus, Tenant
 from impact_service.studies import service
 from impact_service.studies.schemas import StudyPage, StudyResource
 
@@ -78,6 +80,33 @@ def report(study_id: str, session: SessionDep, settings: SettingsDep, tenant: Te
     """The study's report: one self-contained HTML page (findings, plots, provenance, sources)."""
     html = service.study_report(session, settings, tenant_id=tenant.id, study_id=study_id)
     return HTMLResponse(content=html, headers={"Content-Disposition": f'inline; filename="{study_id}.html"'})
+
+
+_TABLES = {
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "csv": ("application/zip", "csv.zip"),
+}
+
+
+def _tables(study_id: str, session: Session, settings: Settings, tenant: Tenant, fmt: str) -> Response:
+    content = service.study_tables(session, settings, tenant_id=tenant.id, study_id=study_id, fmt=fmt)
+    media_type, extension = _TABLES[fmt]
+    headers = {"Content-Disposition": f'attachment; filename="{study_id}.{extension}"'}
+    return Response(content=content, media_type=media_type, headers=headers)
+
+
+@router.get("/{study_id}/result.xlsx", responses={200: {"content": {_TABLES["xlsx"][0]: {}}}, **_CONFLICT})
+def result_xlsx(study_id: str, session: SessionDep, settings: SettingsDep, tenant: TenantDep) -> Response:
+    """Every table of the result (stages, violations, N-1, hosting capacity, load loss, emissions,
+    permits, water, annual, findings, provenance) as one Excel workbook, a sheet per table, units in
+    the headers."""
+    return _tables(study_id, session, settings, tenant, "xlsx")
+
+
+@router.get("/{study_id}/result.csv.zip", responses={200: {"content": {_TABLES["csv"][0]: {}}}, **_CONFLICT})
+def result_csv(study_id: str, session: SessionDep, settings: SettingsDep, tenant: TenantDep) -> Response:
+    """The same tables as CSV files (UTF-8, units in the headers), one per table, in a zip."""
+    return _tables(study_id, session, settings, tenant, "csv")
 
 
 @router.get("/{study_id}/result.nc", responses={200: {"content": {"application/x-netcdf": {}}}, **_CONFLICT})

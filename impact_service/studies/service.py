@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from importlib.metadata import version as package_version
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from impact_service.settings import Settings
 from impact_service.store import repository as repo
 from impact_service.store.models import TERMINAL, Study, StudyResultRow, StudyStatus
 from impact_service.studies import checks
+
+if TYPE_CHECKING:
+    from grid_models.results import StudyResult
 
 __all__ = ["cancel_study", "finished_result", "get_own_study", "study_report", "submit_study"]
 
@@ -144,23 +148,39 @@ def finished_result(session: Session, settings: Settings, *, tenant_id: str, stu
     return row
 
 
+def _stored_result(row: StudyResultRow, study_id: str, *, what: str, code: str) -> StudyResult:
+    """The stored result as the engine's model (a 409 ``code`` when an older gridimpact stored it)."""
+    from pydantic import ValidationError
+
+    from grid_models.results import StudyResult
+
+    try:
+        return StudyResult.model_validate_json(row.result_json)
+    except ValidationError:
+        raise Conflict(
+            f"study {study_id}'s result was stored by an older gridimpact and cannot be {what}; submit the study again",
+            code=code,
+        ) from None
+
+
 def study_report(session: Session, settings: Settings, *, tenant_id: str, study_id: str) -> str:
     """The study's HTML report: rendered from the stored result on the first request, then kept."""
     row = finished_result(session, settings, tenant_id=tenant_id, study_id=study_id)
     if row.report_html is not None:
         return row.report_html
-    from pydantic import ValidationError
-
     from grid_models.report import render_report
-    from grid_models.results import StudyResult
 
-    try:
-        result = StudyResult.model_validate_json(row.result_json)
-    except ValidationError:
-        raise Conflict(
-            f"study {study_id}'s result was stored by an older gridimpact and cannot be rendered; submit the study again",
-            code="report_unavailable",
-        ) from None
-    row.report_html = render_report(result)
+    row.report_html = render_report(_stored_result(row, study_id, what="rendered", code="report_unavailable"))
     session.commit()
     return row.report_html
+
+
+def study_tables(session: Session, settings: Settings, *, tenant_id: str, study_id: str, fmt: str) -> bytes:
+    """The result's tables: one Excel workbook (``fmt`` "xlsx") or CSV files in a zip ("csv")."""
+    from grid_models.results.tables import result_tables, study_time, tables_csv_zip, tables_xlsx
+
+    row = finished_result(session, settings, tenant_id=tenant_id, study_id=study_id)
+    result = _stored_result(row, study_id, what="tabulated", code="tables_unavailable")
+    tables = result_tables(result)
+    writer = tables_xlsx if fmt == "xlsx" else tables_csv_zip
+    return writer(tables, created=study_time(result))

@@ -44,6 +44,8 @@ def test_run_example_writes_json_and_netcdf(tmp_path: Path) -> None:
         assert data.sizes["bus"] == 200
     assert list((tmp_path / "cache").glob("activsg200-*.npz")), "the parsed grid is cached"
     assert 'id="findings-summary"' in (out / "report.html").read_text()
+    assert (out / "result.xlsx").read_bytes()[:2] == b"PK"  # the tables, beside result.json
+    assert (out / "result.csv.zip").exists()
 
 
 def test_buses_and_grids(tmp_path: Path) -> None:

@@ -3,15 +3,22 @@ tenants, cancel, uploads, errors, health and metrics."""
 
 from __future__ import annotations
 
+import io
+import os
+import subprocess
+import sys
 import time
+import zipfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandapower as pp
 import pandapower.networks as pn
 import pytest
 import xarray as xr
+from openpyxl import load_workbook
 
 from impact_service.client import ApiError
 from impact_service.embedded import Stack
@@ -54,8 +61,31 @@ def test_submit_poll_and_fetch_results(tenants: Tenants, tmp_path: Path) -> None
     assert "flow" in report.text
     assert tenants.a.report(study["id"]) == report.text  # the second request reads the stored page
     assert tenants.b.http.get(f"/v1/studies/{study['id']}/report").status_code == 404
+    _tables_download(tenants, study["id"], result, tmp_path)
     listed = tenants.a.http.get("/v1/studies", params={"status": "succeeded"}).json()
     assert study["id"] in [s["id"] for s in listed["items"]]
+
+
+def _tables_download(tenants: Tenants, study_id: str, result: dict[str, Any], tmp_path: Path) -> None:
+    """The result's tables from the API and from `gridimpact result --format`, with the result's values."""
+    xlsx = tenants.a.http.get(f"/v1/studies/{study_id}/result.xlsx")
+    assert xlsx.status_code == 200
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+    workbook = load_workbook(io.BytesIO(xlsx.content), read_only=True)
+    assert {"overview", "stages", "findings", "provenance"} <= set(workbook.sheetnames)
+    stages = list(workbook["stages"].iter_rows(values_only=True))
+    column = stages[0].index("facility_p_mw (MW)")
+    assert [row[column] for row in stages[2:]] == [s["facility_p_mw"] for s in result["stages"]]
+    archive = zipfile.ZipFile(io.BytesIO(tenants.a.result_tables(study_id, "csv")))
+    assert "stages.csv" in archive.namelist()
+    assert tenants.b.http.get(f"/v1/studies/{study_id}/result.xlsx").status_code == 404  # another tenant's study
+    env = {**os.environ, "IMPACT_API_URL": tenants.base_url, "IMPACT_API_KEY": tenants.a.http.headers["X-API-Key"]}
+    done = subprocess.run(
+        [sys.executable, "-m", "impact_service.cli", "result", study_id, "--format", "xlsx", "--out", str(tmp_path / "tables")],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "tables" / f"{study_id}.xlsx").read_bytes() == xlsx.content
 
 
 def test_result_before_the_end_is_409_with_retry_after(stack: Stack, tenants: Tenants) -> None:
@@ -66,7 +96,7 @@ def test_result_before_the_end_is_409_with_retry_after(stack: Stack, tenants: Te
         row = repo.get_study(session, study_id=study_id)
         assert row is not None
         row.queued_at = utcnow() + timedelta(days=1)
-    for path in ("result", "result.nc", "report"):
+    for path in ("result", "result.nc", "report", "result.xlsx", "result.csv.zip"):
         response = tenants.a.http.get(f"/v1/studies/{study_id}/{path}")
         assert response.status_code == 409, path
         assert response.json()["error"]["code"] == "study_not_finished"
