@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_power_flow.py
 	$(BIN)/python benchmarks/bench_contingency.py
 	$(BIN)/python benchmarks/bench_service.py
+	$(BIN)/python benchmarks/bench_recovery.py
 	$(BIN)/python benchmarks/bench_fleet.py
 
 ## bench-annual: the year hour by hour (activsg2000, Abilene 1.2 GW) against pandapower's and lightsim2grid's
