@@ -70,7 +70,7 @@ def get_tenant(
     if not key and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     if not key:
-        raise Unauthorized("send your API key in the X-API-Key header (create one with `gridimpact keys --tenant NAME`)")
+        raise Unauthorized("send your API key in the X-API-Key header (create one with `gridimpact keys create --tenant NAME`)")
     tenant = _tenant_for(session, key[:200])
     if tenant is None:
         raise Unauthorized("unknown or revoked API key")

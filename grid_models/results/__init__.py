@@ -60,6 +60,7 @@ from grid_models.results.study import (
     StudyResult,
     without_timings,
 )
+from grid_models.results.tables import Table, result_tables, study_time, tables_csv_zip, tables_xlsx, unit_of
 from grid_models.results.text import co2_text, mw_text, named, poi_bus, poi_text, short_tons_text, stage_title
 
 __all__ = [
@@ -111,6 +112,7 @@ __all__ = [
     "StudyAreaInfo",
     "StudyResult",
     "SweepPoint",
+    "Table",
     "UnitIncrement",
     "ViolationKind",
     "ViolationStatus",
@@ -120,7 +122,12 @@ __all__ = [
     "named",
     "poi_bus",
     "poi_text",
+    "result_tables",
     "short_tons_text",
     "stage_title",
+    "study_time",
+    "tables_csv_zip",
+    "tables_xlsx",
+    "unit_of",
     "without_timings",
 ]

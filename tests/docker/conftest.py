@@ -115,6 +115,8 @@ class Fleet:
     engine: Engine
     env_file: Path
     api_port: int
+    flower_port: int
+    passwords: dict[str, str]
     key: str = ""
 
     def compose(self, *argv: str, timeout_s: float = 600, check: bool = True) -> str:
@@ -193,19 +195,12 @@ def engine() -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def fleet(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     env_file = tmp_path_factory.mktemp("compose") / "env"
-    api_port = free_port()
-    env_file.write_text(
-        "\n".join([
-            f"POSTGRES_PASSWORD={secrets.token_hex(12)}",
-            f"REDIS_PASSWORD={secrets.token_hex(12)}",
-            f"FLOWER_PASSWORD={secrets.token_hex(12)}",
-            "API_BIND=127.0.0.1",  # all traffic stays on this machine
-            f"API_PORT={api_port}",
-            f"FLOWER_PORT={free_port()}",
-        ]) + "\n"
-    )  # fmt: skip
+    api_port, flower_port = free_port(), free_port()
+    passwords = {name: secrets.token_hex(12) for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "FLOWER_PASSWORD")}
+    settings = {**passwords, "API_BIND": "127.0.0.1", "API_PORT": str(api_port), "FLOWER_PORT": str(flower_port)}
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))  # all traffic stays on this machine
     env_file.chmod(0o600)
-    fleet = Fleet(engine=engine, env_file=env_file, api_port=api_port)
+    fleet = Fleet(engine=engine, env_file=env_file, api_port=api_port, flower_port=flower_port, passwords=passwords)
     try:
         began = time.monotonic()
         fleet.compose("up", "-d", "--no-build", "--scale", "worker=2")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from grid_models.results import without_timings
@@ -77,6 +78,18 @@ def test_a_key_made_the_documented_way_runs_the_abilene_example(fleet: Fleet, tm
 
     with xr.open_dataset(tmp_path / "result.nc") as dataset:
         assert dataset.sizes  # at least one dimension with data
+
+
+def test_flower_asks_for_its_password_and_redis_keeps_an_append_only_file(fleet: Fleet) -> None:
+    url = f"http://127.0.0.1:{fleet.flower_port}/api/workers"
+    assert httpx.get(url, timeout=30).status_code == 401
+    answer = httpx.get(url, auth=("admin", fleet.passwords["FLOWER_PASSWORD"]), timeout=30)
+    assert answer.status_code == 200
+    assert any(name.startswith("worker@") for name in answer.json()), answer.text[:300]  # it sees the fleet
+    files = fleet.engine.docker("exec", fleet.containers("redis")[0], "sh", "-c", "ls -R /data")
+    assert "appendonly" in files, files
+    refused = fleet.engine.docker("exec", fleet.containers("redis")[0], "redis-cli", "ping", check=False)
+    assert "NOAUTH" in refused, refused  # a password is required
 
 
 def test_three_workers_share_a_fanned_out_study(fleet: Fleet) -> None:
