@@ -1,4 +1,4 @@
-"""Read user-supplied grids: pandapower JSON and MATPOWER ``.m`` text.
+"""Read user-supplied grids: pandapower JSON, MATPOWER ``.m`` text and PSS/E RAW (version 33).
 
 Nothing in an upload is executed. ``pandapower.from_json`` is not used on uploads because its
 decoder imports modules and instantiates classes named in the file; this reader takes only the
@@ -51,6 +51,7 @@ class UploadFormat(StrEnum):
     AUTO = "auto"
     PANDAPOWER_JSON = "pandapower_json"
     MATPOWER = "matpower"
+    PSSE_RAW = "psse_raw"
 
 
 def _fail(element: str, field: str, message: str) -> GridValidationError:
@@ -64,6 +65,8 @@ def detect_format(content: bytes, filename: str | None = None) -> UploadFormat:
         return UploadFormat.PANDAPOWER_JSON
     if name.endswith(".m"):
         return UploadFormat.MATPOWER
+    if name.endswith(".raw"):
+        return UploadFormat.PSSE_RAW
     head = content.lstrip()[:1]
     return UploadFormat.PANDAPOWER_JSON if head in (b"{", b"[") else UploadFormat.MATPOWER
 
@@ -270,6 +273,25 @@ def _matpower_net(text: str, *, max_buses: int) -> tuple[pp.pandapowerNet, list[
     return net, report.notes
 
 
+def _raw_net(text: str, *, max_buses: int) -> tuple[pp.pandapowerNet, list[str]]:
+    from grid_models.catalog.psse_convert import raw_to_matpower
+    from grid_models.catalog.psse_text import parse_raw_text
+
+    error = _too_many("bus", text.count("\n"), max_buses=_ROWS_PER_BUS * max_buses)  # lines bound every table
+    if error is not None:
+        raise error
+    raw = parse_raw_text(text)
+    error = _too_many("bus", len(raw.records("bus")), max_buses=max_buses)
+    if error is not None:
+        raise error
+    conversion = raw_to_matpower(raw)
+    issues = validate_matpower_case(conversion.case, max_buses=max_buses)
+    if issues:
+        raise GridValidationError(issues)
+    net, report = matpower_to_net(conversion.case, name="upload")
+    return net, [*conversion.warnings, *report.notes]
+
+
 def load_upload(
     content: bytes,
     *,
@@ -285,7 +307,7 @@ def load_upload(
         content: the file's bytes.
         grid_id: id to give the grid (the service's upload id).
         filename: used to detect the format and as the grid's title.
-        fmt: ``auto`` (by extension, then content), ``pandapower_json`` or ``matpower``.
+        fmt: ``auto`` (by extension, then content), ``pandapower_json``, ``matpower`` or ``psse_raw``.
         max_bytes, max_buses: size limits.
 
     Returns:
@@ -303,6 +325,8 @@ def load_upload(
     notes: list[str] = []
     if kind is UploadFormat.PANDAPOWER_JSON:
         net = _pandapower_net(text, max_buses=max_buses)
+    elif kind is UploadFormat.PSSE_RAW:
+        net, notes = _raw_net(text, max_buses=max_buses)
     else:
         net, notes = _matpower_net(text, max_buses=max_buses)
     issues = validate_net(net, max_buses=max_buses)

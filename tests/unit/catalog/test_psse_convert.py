@@ -1,0 +1,110 @@
+"""RAW files turned into grids: activsg200 written as RAW v33 and read back is the MATPOWER upload
+of the same case (every table, and the same AC solution); the hand-made case's three-winding
+transformer, shunts, DC line and refusals, checked against hand calculations."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandapower as pp
+import pytest
+
+from grid_models.catalog.matpower_text import parse_matpower_text
+from grid_models.catalog.psse_convert import raw_to_matpower
+from grid_models.catalog.psse_text import parse_raw_text
+from grid_models.catalog.registry import catalog_file
+from grid_models.catalog.uploads import UploadFormat, load_upload
+from grid_models.errors import GridValidationError
+
+from .raw_writer import is_transformer, write_raw_v33
+
+CASES = Path(__file__).parents[2] / "cases" / "psse"
+
+
+@pytest.fixture(scope="module")
+def activsg200_text() -> str:
+    return catalog_file("activsg200").read_text()
+
+
+def test_activsg200_as_raw_is_the_matpower_case(activsg200_text: str) -> None:
+    case = parse_matpower_text(activsg200_text)
+    converted = raw_to_matpower(parse_raw_text(write_raw_v33(case))).case
+    np.testing.assert_allclose(converted.bus[:, :13], case.bus[:, :13], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(converted.gen[:, :10], case.gen[:, :10], rtol=0, atol=1e-12)
+    lines = [row for row in case.branch if not is_transformer(case, row)]
+    transformers = [row for row in case.branch if is_transformer(case, row)]
+    expected = np.array(lines + transformers)[:, :11]
+    expected[len(lines) :, 8] = np.where(expected[len(lines) :, 8] == 0, 1.0, expected[len(lines) :, 8])  # tap 0 means 1
+    np.testing.assert_allclose(converted.branch[:, :11], expected, rtol=0, atol=1e-12)
+    assert converted.bus_name == case.bus_name
+
+
+def test_activsg200_as_raw_solves_as_the_matpower_upload(activsg200_text: str) -> None:
+    raw = load_upload(write_raw_v33(parse_matpower_text(activsg200_text)).encode(), grid_id="raw", filename="activsg200.raw")
+    mat = load_upload(activsg200_text.encode(), grid_id="m", filename="activsg200.m")
+    assert raw.source == "upload:psse_raw"
+    for net in (raw.net, mat.net):
+        pp.runpp(net, init="flat", tolerance_mva=1e-9, enforce_q_lims=True)
+    np.testing.assert_allclose(raw.net.res_bus.vm_pu.to_numpy(), mat.net.res_bus.vm_pu.to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(raw.net.res_bus.va_degree.to_numpy(), mat.net.res_bus.va_degree.to_numpy(), atol=1e-7)
+    # and both reproduce the solution stored in the case (an independent reference)
+    assert np.abs(raw.net.res_bus.vm_pu.to_numpy() - raw.net.bus.vm_case_pu.to_numpy()).max() < 1e-3
+
+
+def test_the_hand_made_case_against_hand_calculations() -> None:
+    conversion = raw_to_matpower(parse_raw_text((CASES / "hand_v33.raw").read_text()))
+    case = conversion.case
+    bus = {int(row[0]): row for row in case.bus}
+    assert sorted(bus) == [1, 2, 3, 4, 11]  # star bus at the next power of ten
+    assert bus[3][5] == pytest.approx(20.0 + 10.0)  # fixed shunt + switched shunt at BINIT (one 10 Mvar block on)
+    assert bus[2][2] == pytest.approx(100.0 + 200.0)  # the load, and the DC line's 200 MW drawn at its rectifier
+    assert bus[3][2] == pytest.approx(-200.0)  # delivered at its inverter
+    assert bus[1][5] == pytest.approx(0.0)
+    legs = case.branch[case.branch[:, 1] == 11]
+    assert legs.shape[0] == 3
+    # R12 = R23 = R31 = 0.001 pu (CZ 1): each leg (R12 + R31 - R23) / 2 = 0.0005 pu
+    np.testing.assert_allclose(legs[:, 2], [0.0005] * 3)
+    np.testing.assert_allclose(legs[:, 3], [0.025] * 3)
+    assert any("three-winding" in warning for warning in conversion.warnings)
+    assert any("switched shunt" in warning for warning in conversion.warnings)
+    assert any("DC line" in warning for warning in conversion.warnings)
+    assert math.isclose(bus[11][7], 1.0)
+
+
+def test_the_dc_line_becomes_fixed_injections() -> None:
+    case = raw_to_matpower(
+        parse_raw_text((CASES / "hand_v33.raw").read_text().replace("    2, 1,  90.00", "    4, 1,  90.00"))
+    ).case
+    bus = {int(row[0]): row for row in case.bus}
+    assert bus[4][2] == pytest.approx(200.0)  # SETVL 200 MW drawn at the rectifier (MDC 1: power)
+    assert bus[3][2] == pytest.approx(-200.0)  # delivered at the inverter
+
+
+def test_zip_loads_and_unmodelled_devices_are_refused_with_their_lines() -> None:
+    text = (CASES / "hand_v33.raw").read_text().replace("100.000,    30.000,     0.000", "100.000,    30.000,     5.000")
+    with pytest.raises(GridValidationError) as refused:
+        load_upload(text.encode(), grid_id="x", filename="case.raw")
+    issue = refused.value.issues[0]
+    assert (issue.element, issue.field, issue.ids) == ("load", "lines 9", [9])
+    assert "constant power only" in issue.message
+
+
+def test_versions_34_and_35_are_read_but_not_converted_yet() -> None:
+    with pytest.raises(GridValidationError, match="save the case as version 33"):
+        load_upload((CASES / "hand_v35.raw").read_bytes(), grid_id="x", filename="case.raw", fmt=UploadFormat.PSSE_RAW)
+
+
+def test_a_transformer_in_kv_and_on_its_winding_base() -> None:
+    """CW 2 (ratios in kV) and CZ 2 (impedance in pu of the winding's 200 MVA): 345 kV / 138 kV
+    windings on 345 kV / 138 kV buses are a nominal ratio, and 0.01 + j0.05 pu on 200 MVA are
+    0.005 + j0.025 pu on the 100 MVA system base (hand calculation)."""
+    text = (CASES / "hand_v33.raw").read_text()
+    text = text.replace("    2,     3,     0,'1 ',1,1,1,", "    2,     3,     0,'1 ',2,2,1,")
+    text = text.replace(" 0.00100, 0.05000,   100.00\n", " 0.01000, 0.05000,   200.00\n", 1)
+    text = text.replace("1.00000,   0.000,   0.000,   200.00", "345.0,   0.000,   0.000,   200.00", 1)
+    text = text.replace("\n1.00000,   0.000\n", "\n138.0,   0.000\n", 1)
+    branch = raw_to_matpower(parse_raw_text(text)).case.branch
+    two_winding = branch[(branch[:, 0] == 2) & (branch[:, 1] == 3)][0]
+    np.testing.assert_allclose(two_winding[[2, 3, 8]], [0.005, 0.025, 1.0])
