@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from grid_models.catalog.matpower_text import parse_matpower_text
 from grid_models.catalog.registry import catalog_file
 from grid_models.catalog.uploads import load_upload
-from tests.unit.catalog.raw_writer import write_raw_v33
+from tests.unit.catalog.raw_writer import write_raw
 
 warnings.simplefilter("ignore")
 TARGETS_S = {"activsg10k": 3.0, "activsg70k": 20.0}
@@ -45,7 +45,7 @@ def main() -> None:
     print(f"{'grid':<12} {'RAW upload s':>13} {'MATPOWER s':>11} {'ratio':>6}  target")
     for grid_id in ("activsg10k",) if args.quick else ("activsg10k", "activsg70k"):
         m_text = catalog_file(grid_id).read_text()
-        raw = write_raw_v33(parse_matpower_text(m_text)).encode()
+        raw = write_raw(parse_matpower_text(m_text)).encode()
         raw_all = _upload_s(raw, f"{grid_id}.raw", args.repeat)
         raw_s, mat_s = statistics.median(raw_all), statistics.median(_upload_s(m_text.encode(), f"{grid_id}.m", args.repeat))
         verdict = "meets" if raw_s <= TARGETS_S[grid_id] else "MISSES"

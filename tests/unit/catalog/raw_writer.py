@@ -1,6 +1,8 @@
-"""A PSS/E RAW version 33 writer for the tests: a MATPOWER case written as RAW, so that reading it
-back can be compared with the MATPOWER upload of the same case (lines as branches, every other
-branch as a two-winding transformer with CW = CZ = CM = 1, loads and shunts per bus)."""
+"""A PSS/E RAW writer for the tests (versions 33, 34, 35): a MATPOWER case written as RAW, so that
+reading it back can be compared with the MATPOWER upload of the same case (lines as branches,
+every other branch as a two-winding transformer with CW = CZ = CM = 1, loads and shunts per bus).
+v34/v35 differ as the converter's ``_LAYOUTS`` say: twelve ratings and a name on branches, twelve
+ratings on windings, v35's NREG on generators and its system-wide data section."""
 
 from __future__ import annotations
 
@@ -20,9 +22,12 @@ def is_transformer(case: MatpowerCase, row: np.ndarray | list[float]) -> bool:
     return bool(row[8] != 0 or row[9] != 0 or kv[row[0]] != kv[row[1]])
 
 
-def write_raw_v33(case: MatpowerCase) -> str:
+def write_raw(case: MatpowerCase, *, version: int = 33) -> str:
     names = case.bus_name or [f"BUS {int(b)}" for b in case.bus[:, 0]]
-    out = [f"0, {case.base_mva:.2f}, 33, 0, 1, 60.00 / PSS(R)E-33 written by the gridimpact tests", "TEST CASE", "WRITTEN AS RAW"]
+    out = [f"0, {case.base_mva:.2f}, {version}, 0, 1, 60.00 / PSS(R)E-{version} written by the gridimpact tests", "TEST", "RAW"]
+    if version == 35:
+        out.insert(0, "@!IC,SBASE,REV,XFRRAT,NXFRAT,BASFRQ")
+        out.append("0 / END OF SYSTEM-WIDE DATA, BEGIN BUS DATA")
     for row, name in zip(case.bus.tolist(), names, strict=True):
         i, typ, _, _, _, _, area, vm, va, kv, zone, vmax, vmin = row[:13]
         limits = f"{vmax!r}, {vmin!r}, {vmax!r}, {vmin!r}"
@@ -38,8 +43,9 @@ def write_raw_v33(case: MatpowerCase) -> str:
     out.append("0 / END OF FIXED SHUNT DATA, BEGIN GENERATOR DATA")
     for number, row in enumerate(case.gen.tolist()):
         bus, pg, qg, qmax, qmin, vg, mbase, status, pmax, pmin = row[:10]
-        out.append(f"{int(bus)}, '{number % 99 + 1}', {pg!r}, {qg!r}, {qmax!r}, {qmin!r}, {vg!r}, 0, {mbase!r}, 0, 1, 0, 0, 1, "
-                   f"{int(status)}, 100, {pmax!r}, {pmin!r}, 1, 1.0")  # fmt: skip
+        nreg = "0, " if version == 35 else ""
+        head = f"{int(bus)}, '{number % 99 + 1}', {pg!r}, {qg!r}, {qmax!r}, {qmin!r}, {vg!r}, 0, {nreg}{mbase!r}"
+        out.append(f"{head}, 0, 1, 0, 0, 1, {int(status)}, 100, {pmax!r}, {pmin!r}, 1, 1.0")
     out.append("0 / END OF GENERATOR DATA, BEGIN BRANCH DATA")
     transformers = []
     for number, row in enumerate(case.branch.tolist()):
@@ -47,14 +53,21 @@ def write_raw_v33(case: MatpowerCase) -> str:
             transformers.append((number, row))
             continue
         f, t, r, x, b, ra, rb, rc = row[:8]
-        out.append(f"{int(f)}, {int(t)}, '{number % 99 + 1}', {r!r}, {x!r}, {b!r}, {ra!r}, {rb!r}, {rc!r}, 0, 0, 0, 0, "
-                   f"{int(row[10])}, 1, 0, 1, 1.0")  # fmt: skip
-    out.append("0 / END OF BRANCH DATA, BEGIN TRANSFORMER DATA")
+        ratings = f"{ra!r}, {rb!r}, {rc!r}" if version == 33 else f"'L{number}', {ra!r}, {rb!r}, {rc!r}" + ", 0" * 9
+        out.append(
+            f"{int(f)}, {int(t)}, '{number % 99 + 1}', {r!r}, {x!r}, {b!r}, {ratings}, 0, 0, 0, 0, {int(row[10])}, 1, 0, 1, 1.0"
+        )
+    if version >= 34:
+        out.append("0 / END OF BRANCH DATA, BEGIN SYSTEM SWITCHING DEVICE DATA")
+        out.append("0 / END OF SYSTEM SWITCHING DEVICE DATA, BEGIN TRANSFORMER DATA")
+    else:
+        out.append("0 / END OF BRANCH DATA, BEGIN TRANSFORMER DATA")
     for number, row in transformers:
         f, t, r, x, _, ra, rb, rc, tap, shift = row[:10]
         out.append(f"{int(f)}, {int(t)}, 0, '{number % 99 + 1}', 1, 1, 1, 0, 0, 2, 'T{number}', {int(row[10])}, 1, 1.0")
         out.append(f"{r!r}, {x!r}, {case.base_mva!r}")
-        out.append(f"{(tap or 1.0)!r}, 0, {shift!r}, {ra!r}, {rb!r}, {rc!r}, 0, 0, 1.1, 0.9, 1.1, 0.9, 33, 0, 0, 0, 0")
+        ratings = f"{ra!r}, {rb!r}, {rc!r}" + ("" if version == 33 else ", 0" * 9)
+        out.append(f"{(tap or 1.0)!r}, 0, {shift!r}, {ratings}, 0, 0, 1.1, 0.9, 1.1, 0.9, 33, 0, 0, 0, 0")
         out.append("1.0, 0")
     out.append("0 / END OF TRANSFORMER DATA, BEGIN AREA DATA")
     out.extend(["0"] * _SECTIONS_AFTER_TRANSFORMERS)  # area .. induction machine, all empty

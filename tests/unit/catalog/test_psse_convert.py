@@ -15,10 +15,10 @@ from grid_models.catalog.matpower_text import parse_matpower_text
 from grid_models.catalog.psse_convert import raw_to_matpower
 from grid_models.catalog.psse_text import parse_raw_text
 from grid_models.catalog.registry import catalog_file
-from grid_models.catalog.uploads import UploadFormat, load_upload
+from grid_models.catalog.uploads import load_upload
 from grid_models.errors import GridValidationError
 
-from .raw_writer import is_transformer, write_raw_v33
+from .raw_writer import is_transformer, write_raw
 
 CASES = Path(__file__).parents[2] / "cases" / "psse"
 
@@ -28,9 +28,12 @@ def activsg200_text() -> str:
     return catalog_file("activsg200").read_text()
 
 
-def test_activsg200_as_raw_is_the_matpower_case(activsg200_text: str) -> None:
+@pytest.mark.parametrize("version", [33, 34, 35])
+def test_activsg200_as_raw_is_the_matpower_case(activsg200_text: str, version: int) -> None:
     case = parse_matpower_text(activsg200_text)
-    converted = raw_to_matpower(parse_raw_text(write_raw_v33(case))).case
+    raw = parse_raw_text(write_raw(case, version=version))
+    assert raw.version == version
+    converted = raw_to_matpower(raw).case
     np.testing.assert_allclose(converted.bus[:, :13], case.bus[:, :13], rtol=0, atol=1e-12)
     np.testing.assert_allclose(converted.gen[:, :10], case.gen[:, :10], rtol=0, atol=1e-12)
     lines = [row for row in case.branch if not is_transformer(case, row)]
@@ -42,7 +45,7 @@ def test_activsg200_as_raw_is_the_matpower_case(activsg200_text: str) -> None:
 
 
 def test_activsg200_as_raw_solves_as_the_matpower_upload(activsg200_text: str) -> None:
-    raw = load_upload(write_raw_v33(parse_matpower_text(activsg200_text)).encode(), grid_id="raw", filename="activsg200.raw")
+    raw = load_upload(write_raw(parse_matpower_text(activsg200_text)).encode(), grid_id="raw", filename="activsg200.raw")
     mat = load_upload(activsg200_text.encode(), grid_id="m", filename="activsg200.m")
     assert raw.source == "upload:psse_raw"
     for net in (raw.net, mat.net):
@@ -91,9 +94,13 @@ def test_zip_loads_and_unmodelled_devices_are_refused_with_their_lines() -> None
     assert "constant power only" in issue.message
 
 
-def test_versions_34_and_35_are_read_but_not_converted_yet() -> None:
-    with pytest.raises(GridValidationError, match="save the case as version 33"):
-        load_upload((CASES / "hand_v35.raw").read_bytes(), grid_id="x", filename="case.raw", fmt=UploadFormat.PSSE_RAW)
+def test_a_v35_switching_device_is_a_bus_tie_and_ratings_are_the_first_three() -> None:
+    conversion = raw_to_matpower(parse_raw_text((CASES / "hand_v35.raw").read_text()))
+    branch = conversion.case.branch
+    line, breaker = branch[0], branch[1]
+    np.testing.assert_allclose(line[[3, 5, 6, 7]], [0.01, 100.0, 110.0, 120.0])  # RATE1-3 of v35's twelve
+    np.testing.assert_allclose(breaker[[2, 3, 5, 6, 7, 10]], [0.0, 0.0002, 100.0, 110.0, 120.0, 1.0])
+    assert any("switching device" in warning for warning in conversion.warnings)
 
 
 def test_a_transformer_in_kv_and_on_its_winding_base() -> None:
