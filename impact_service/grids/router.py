@@ -54,8 +54,8 @@ def upload(
     session: SessionDep,
     settings: SettingsDep,
     tenant: TenantDep,
-    file: Annotated[UploadFile, File(description="pandapower JSON (.json) or MATPOWER case (.m)")],
-    format: Annotated[str, Form(pattern="^(auto|pandapower_json|matpower)$")] = "auto",
+    file: Annotated[UploadFile, File(description="pandapower JSON (.json), MATPOWER case (.m) or PSS/E RAW 33-35 (.raw)")],
+    format: Annotated[str, Form(pattern="^(auto|pandapower_json|matpower|psse_raw)$")] = "auto",
 ) -> UploadCreated:
     """Upload a grid; it is validated (every problem listed) and stored for this tenant."""
     name = (file.filename or "upload").replace("/", "_").replace("\\", "_")[:200]

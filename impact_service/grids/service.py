@@ -26,7 +26,7 @@ from impact_service.store.models import GridIndex, GridUpload
 __all__ = ["UPLOAD_FORMATS", "create_upload", "grid_key", "index_for", "list_grids", "resolve_site", "search_buses"]
 
 logger = logging.getLogger(__name__)
-UPLOAD_FORMATS = ("auto", "pandapower_json", "matpower")
+UPLOAD_FORMATS = ("auto", "pandapower_json", "matpower", "psse_raw")
 _index_lock = threading.Lock()
 
 

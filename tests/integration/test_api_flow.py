@@ -20,12 +20,16 @@ import pytest
 import xarray as xr
 from openpyxl import load_workbook
 
+from grid_models.catalog.matpower_text import parse_matpower_text
+from grid_models.catalog.registry import catalog_file
+from grid_models.results import without_timings
 from impact_service.client import ApiError
 from impact_service.embedded import Stack
 from impact_service.store import repository as repo
 from impact_service.store.db import session_scope
 from impact_service.store.models import utcnow
 
+from ..unit.catalog.raw_writer import write_raw
 from .conftest import Tenants, busy_spec, new_study, small_spec, wait_for
 
 pytestmark = pytest.mark.integration
@@ -180,6 +184,36 @@ def test_upload_and_study_on_it(tenants: Tenants) -> None:
     bad = tenants.a.http.post("/v1/grids", files={"file": ("bad.m", b"mpc.bus = [1 2 3;", "text/plain")})
     assert bad.status_code == 422
     assert bad.json()["error"]["details"]
+
+
+def test_a_pss_e_raw_upload_runs_the_same_study_as_its_matpower_case(tenants: Tenants) -> None:
+    """activsg200 written as RAW 33 and uploaded: its study equals the catalog grid's, wording aside."""
+    raw = write_raw(parse_matpower_text(catalog_file("activsg200").read_text())).encode()
+    response = tenants.a.http.post("/v1/grids", files={"file": ("activsg200.raw", raw, "text/plain")})
+    assert response.status_code == 201, response.text
+    upload = response.json()
+    assert (upload["format"], upload["summary"]["buses"]) == ("psse_raw", 200)
+    fuels = sorted({*(parse_matpower_text(catalog_file("activsg200").read_text()).genfuel or []), "unknown"})
+    spec = small_spec(name="raw upload", dispatch={"dispatchable_fuels": fuels})  # RAW has no fuel types: all units pick up
+    from_raw = tenants.a.submit({**spec, "grid": {"upload_id": upload["id"]}})
+    from_catalog = tenants.a.submit({**spec, "stages": [{"mw": 50.0}, {"mw": 120.0}]})
+    results = []
+    for study in (from_raw, from_catalog):
+        assert tenants.a.wait(study["id"], timeout_s=120)["status"] == "succeeded"
+        results.append(tenants.a.result(study["id"]))
+    assert without_timings(results[0]["base_case"]) == without_timings(results[1]["base_case"])
+    for raw_stage, catalog_stage in zip(results[0]["stages"], results[1]["stages"], strict=True):
+        moved = [sum(f["delta_p_mw"] for f in stage.pop("dispatch_by_fuel")) for stage in (raw_stage, catalog_stage)]
+        assert moved[0] == pytest.approx(moved[1], abs=1e-6)  # the same units moved; RAW names no fuels
+        for stage in (raw_stage, catalog_stage):  # branch names number the file's rows; the writer puts lines first
+            for change in stage["largest_loading_increases"]:
+                change.pop("name")
+        assert without_timings(raw_stage) == without_timings(catalog_stage)
+    bad = tenants.a.http.post(
+        "/v1/grids", files={"file": ("bad.raw", raw.replace(b", 33, 0, 1", b", 31, 0, 1", 1), "text/plain")}
+    )
+    assert bad.status_code == 422
+    assert "versions 33, 34 and 35" in bad.json()["error"]["message"]
 
 
 def test_expected_errors_are_4xx_with_a_message(tenants: Tenants) -> None:
