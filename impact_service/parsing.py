@@ -123,6 +123,11 @@ def check_grid(path: str, filename: str, fmt: str, max_bytes: int) -> tuple[Any,
     except GridValidationError as exc:
         return ("invalid", exc.message, [issue.to_dict() for issue in exc.issues])
     summary, buses = grid_index(grid)
+    from grid_models.studies.stored_solution import check_stored_solution
+
+    stored = check_stored_solution(grid)  # the engine's base case against the file's solved voltages
+    if stored is not None:
+        summary["stored_solution"] = stored.model_dump(mode="json")
     return ("ok", grid.checksum, grid.source.split(":")[-1], summary, buses)
 
 

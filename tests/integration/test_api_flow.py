@@ -193,6 +193,10 @@ def test_a_pss_e_raw_upload_runs_the_same_study_as_its_matpower_case(tenants: Te
     assert response.status_code == 201, response.text
     upload = response.json()
     assert (upload["format"], upload["summary"]["buses"]) == ("psse_raw", 200)
+    stored = upload["summary"]["stored_solution"]  # the engine's base case against the file's voltages
+    assert stored["converged"]
+    assert stored["buses_beyond_tolerance"] == 0
+    assert stored["max_difference_pu"] < 1e-4
     fuels = sorted({*(parse_matpower_text(catalog_file("activsg200").read_text()).genfuel or []), "unknown"})
     spec = small_spec(name="raw upload", dispatch={"dispatchable_fuels": fuels})  # RAW has no fuel types: all units pick up
     from_raw = tenants.a.submit({**spec, "grid": {"upload_id": upload["id"]}})
