@@ -115,3 +115,22 @@ def test_a_transformer_in_kv_and_on_its_winding_base() -> None:
     branch = raw_to_matpower(parse_raw_text(text)).case.branch
     two_winding = branch[(branch[:, 0] == 2) & (branch[:, 1] == 3)][0]
     np.testing.assert_allclose(two_winding[[2, 3, 8]], [0.005, 0.025, 1.0])
+
+
+def test_remote_regulation_becomes_local_and_is_listed() -> None:
+    text = (CASES / "hand_v33.raw").read_text().replace("1.02000,     0,   200.000", "1.02000,     2,   200.000")  # IREG 2
+    conversion = raw_to_matpower(parse_raw_text(text))
+    assert conversion.remote_regulation == [0]
+    assert conversion.case.gen[0, 5] == pytest.approx(1.02)  # VS, now at its own bus 1
+    assert any("remote bus" in warning for warning in conversion.warnings)
+
+
+def test_bad_numbers_and_unknown_buses_are_each_listed_with_their_line() -> None:
+    text = (CASES / "hand_v33.raw").read_text()
+    text = text.replace("345.0000,3,   1,   1,   1,1.02000", "345.0000,3,   1,   1,   1,1.0x000")  # line 4: VM
+    text = text.replace("    3,'1 ',1,     0.000,    20.000", "    9,'1 ',1,     0.000,    20.000")  # line 11: no bus 9
+    with pytest.raises(GridValidationError) as refused:
+        raw_to_matpower(parse_raw_text(text))
+    found = {(issue.field, issue.message.split(":")[0]) for issue in refused.value.issues}
+    assert ("line 4", "VM (field 8)") in found
+    assert ("line 11", "shunt bus 9 is not a bus of the file") in found
