@@ -81,11 +81,15 @@ def test_a_key_made_the_documented_way_runs_the_abilene_example(fleet: Fleet, tm
 
 
 def test_flower_asks_for_its_password_and_redis_keeps_an_append_only_file(fleet: Fleet) -> None:
-    url = f"http://127.0.0.1:{fleet.flower_port}/api/workers"
+    url = f"http://127.0.0.1:{fleet.flower_port}/api/workers?refresh=1"  # refresh: ask the workers now
     assert httpx.get(url, timeout=30).status_code == 401
-    answer = httpx.get(url, auth=("admin", fleet.passwords["FLOWER_PASSWORD"]), timeout=30)
-    assert answer.status_code == 200
-    assert any(name.startswith("worker@") for name in answer.json()), answer.text[:300]  # it sees the fleet
+    deadline, seen = time.monotonic() + 60, {}
+    while not seen and time.monotonic() < deadline:
+        answer = httpx.get(url, auth=("admin", fleet.passwords["FLOWER_PASSWORD"]), timeout=30)
+        assert answer.status_code == 200
+        seen = answer.json()
+        time.sleep(2)
+    assert any(name.startswith("worker@") for name in seen), seen  # it sees the fleet
     files = fleet.engine.docker("exec", fleet.containers("redis")[0], "sh", "-c", "ls -R /data")
     assert "appendonly" in files, files
     refused = fleet.engine.docker("exec", fleet.containers("redis")[0], "redis-cli", "ping", check=False)
