@@ -49,6 +49,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 _PROGRESS_EVERY_S = 0.5
+_UPLOADS_KEPT = 4
+_parsed_uploads: dict[str, Grid] = {}  # upload id -> its parsed grid, in this worker process
 
 
 def worker_name() -> str:
@@ -72,11 +74,17 @@ def load_grid(settings: Settings, grid_key: str, tenant_id: str) -> Grid:
     from grid_models.catalog.uploads import load_upload
 
     with session_scope(settings.database()) as session:
-        upload = repo.get_upload(session, upload_id=grid_id, tenant_id=tenant_id)
+        upload = repo.get_upload(session, upload_id=grid_id, tenant_id=tenant_id)  # the tenant's, every time
         if upload is None:
             raise GridModelError(f"the uploaded grid {grid_id} no longer exists")
+        if grid_id in _parsed_uploads:
+            return _parsed_uploads[grid_id]
         content, name = upload.content, upload.name
-    return load_upload(content, grid_id=grid_id, filename=name, max_bytes=max(len(content), 1))
+    grid = load_upload(content, grid_id=grid_id, filename=name, max_bytes=max(len(content), 1))
+    _parsed_uploads[grid_id] = grid  # an upload never changes; keep the last few parsed, like the catalog grids
+    while len(_parsed_uploads) > _UPLOADS_KEPT:
+        _parsed_uploads.pop(next(iter(_parsed_uploads)))
+    return grid
 
 
 def load_profile(settings: Settings, spec: StudySpec, tenant_id: str) -> LoadProfile | None:

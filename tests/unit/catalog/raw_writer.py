@@ -17,9 +17,14 @@ def _name(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def is_transformer(case: MatpowerCase, row: np.ndarray | list[float]) -> bool:
-    kv = dict(zip(case.bus[:, 0], case.bus[:, 9], strict=True))
+def is_transformer(case: MatpowerCase, row: np.ndarray | list[float], kv: dict[float, float] | None = None) -> bool:
+    """A branch the MATPOWER converter makes a transformer: off-nominal ratio, a shift or two kV levels."""
+    kv = kv if kv is not None else base_kv(case)
     return bool(row[8] != 0 or row[9] != 0 or kv[row[0]] != kv[row[1]])
+
+
+def base_kv(case: MatpowerCase) -> dict[float, float]:
+    return dict(zip(case.bus[:, 0].tolist(), case.bus[:, 9].tolist(), strict=True))
 
 
 def write_raw(case: MatpowerCase, *, version: int = 33) -> str:
@@ -47,9 +52,9 @@ def write_raw(case: MatpowerCase, *, version: int = 33) -> str:
         head = f"{int(bus)}, '{number % 99 + 1}', {pg!r}, {qg!r}, {qmax!r}, {qmin!r}, {vg!r}, 0, {nreg}{mbase!r}"
         out.append(f"{head}, 0, 1, 0, 0, 1, {int(status)}, 100, {pmax!r}, {pmin!r}, 1, 1.0")
     out.append("0 / END OF GENERATOR DATA, BEGIN BRANCH DATA")
-    transformers = []
+    transformers, kv = [], base_kv(case)
     for number, row in enumerate(case.branch.tolist()):
-        if is_transformer(case, row):
+        if is_transformer(case, row, kv):
             transformers.append((number, row))
             continue
         f, t, r, x, b, ra, rb, rc = row[:8]

@@ -18,7 +18,7 @@ from grid_models.catalog.registry import catalog_file
 from grid_models.catalog.uploads import load_upload
 from grid_models.errors import GridValidationError
 
-from .raw_writer import is_transformer, write_raw
+from .raw_writer import base_kv, is_transformer, write_raw
 
 CASES = Path(__file__).parents[2] / "cases" / "psse"
 
@@ -36,8 +36,9 @@ def test_activsg200_as_raw_is_the_matpower_case(activsg200_text: str, version: i
     converted = raw_to_matpower(raw).case
     np.testing.assert_allclose(converted.bus[:, :13], case.bus[:, :13], rtol=0, atol=1e-12)
     np.testing.assert_allclose(converted.gen[:, :10], case.gen[:, :10], rtol=0, atol=1e-12)
-    lines = [row for row in case.branch if not is_transformer(case, row)]
-    transformers = [row for row in case.branch if is_transformer(case, row)]
+    kv = base_kv(case)
+    lines = [row for row in case.branch if not is_transformer(case, row, kv)]
+    transformers = [row for row in case.branch if is_transformer(case, row, kv)]
     expected = np.array(lines + transformers)[:, :11]
     expected[len(lines) :, 8] = np.where(expected[len(lines) :, 8] == 0, 1.0, expected[len(lines) :, 8])  # tap 0 means 1
     np.testing.assert_allclose(converted.branch[:, :11], expected, rtol=0, atol=1e-12)
