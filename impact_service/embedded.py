@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from impact_service.client import ApiClient
+from impact_service.node import PARENT_PID_VARIABLE
 from impact_service.redis_server import RedisServer
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
@@ -93,6 +94,7 @@ class Stack:
                 "IMPACT_WORKER_NICE": str(self.settings.worker_nice),
                 "IMPACT_TENANT_MAX_RUNNING": str(self.settings.tenant_max_running),
                 "IMPACT_TENANT_WAITING_MESSAGES": str(self.settings.tenant_waiting_messages),
+                PARENT_PID_VARIABLE: str(os.getpid()),  # children stop when this process dies
             }
         )
         return env

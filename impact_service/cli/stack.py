@@ -26,7 +26,7 @@ from impact_service.cli.console import Subcommands, console, errors
 from impact_service.cli.remote import follow, print_final
 from impact_service.client import ApiClient, ApiError
 from impact_service.embedded import Stack, local_api_key
-from impact_service.node import node_name
+from impact_service.node import PARENT_PID_VARIABLE, die_with, node_name
 from impact_service.redis_server import free_port
 from impact_service.settings import KEY_CACHE_S, Settings, get_settings
 from impact_service.supervisor import Supervisor
@@ -123,7 +123,16 @@ def _revoke_key(matches: list[Any]) -> int:
     return 0
 
 
+def _bound_to_up() -> None:
+    """A child of `gridimpact up` stops when `up` dies, even by SIGKILL (an orphaned worker kept
+    taking studies from the stack's broker)."""
+    parent = os.environ.get(PARENT_PID_VARIABLE, "")
+    if parent.isdigit():
+        die_with(int(parent))
+
+
 def _cmd_api(args: argparse.Namespace) -> int:
+    _bound_to_up()
     import uvicorn
 
     from impact_service.http_protocol import BoundedHeadProtocol
@@ -148,6 +157,7 @@ def _celery(argv: list[str]) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    _bound_to_up()
     nice = get_settings().worker_nice
     if nice:  # studies are batch work: the API's answers (status polling) come first on a shared machine
         os.nice(nice)
@@ -159,6 +169,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_beat(_args: argparse.Namespace) -> int:
+    _bound_to_up()
     return _celery(["beat", "-s", str(get_settings().data_dir / "beat-schedule"), "--loglevel", "INFO"])
 
 

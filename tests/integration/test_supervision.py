@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import pytest
 
 from impact_service.client import ApiClient
 from impact_service.embedded import Stack
+from impact_service.redis_server import free_port
 from impact_service.supervisor import Supervisor
 
 from .conftest import fast_settings, make_key, small_spec, wait_for
@@ -112,3 +115,28 @@ def test_a_study_submitted_while_redis_was_down_runs_within_seconds_of_its_retur
     assert client.wait(study["id"], timeout_s=120)["status"] == "succeeded"
     assert any("redis stopped" in text for text in running.said)
     assert any("queued stud" in text for text in running.said)
+
+
+def test_a_killed_up_takes_its_children_along(tmp_path: Path) -> None:
+    """SIGKILL of `gridimpact up` itself: its API, worker and their pool processes stop too (a
+    worker left behind by a killed `up` kept taking the stack's studies)."""
+    port = free_port()
+    env = {**os.environ, "IMPACT_DATA_DIR": str(tmp_path / "data"), "IMPACT_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("IMPACT_DATABASE_URL", None)
+    env.pop("IMPACT_REDIS_URL", None)
+    with (tmp_path / "up.log").open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "impact_service.cli", "up", "--workers", "1", "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            client = ApiClient(f"http://127.0.0.1:{port}", None)
+            assert wait_for(client.ready, timeout_s=120), (tmp_path / "up.log").read_text()[-2000:]
+            family = _children(up.pid)
+            family += [grandchild for child in family for grandchild in _children(child)]
+            assert len(family) >= 3  # API, worker, its pool process (and the bundled Redis)
+        finally:
+            up.kill()
+            up.wait()
+    gone = wait_for(lambda: not any(_alive(pid) for pid in family), timeout_s=30)
+    assert gone, [pid for pid in family if _alive(pid)]
