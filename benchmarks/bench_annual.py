@@ -67,15 +67,7 @@ def _context(plan: StudyPlan) -> AnnualContext:
 
 
 def _solver(ctx: AnnualContext) -> HourSolver:
-    return HourSolver(
-        ctx.prepared,
-        ctx.settings,
-        loads=ctx.loads,
-        merit=ctx.merit,
-        peak=ctx.peak,
-        poi=ctx.poi,
-        power_factor=ctx.power_factor,
-    )
+    return ctx.hour_solver()
 
 
 def _sample(first: int, last: int) -> np.ndarray:

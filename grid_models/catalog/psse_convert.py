@@ -319,10 +319,6 @@ _PAIRS = ((1, 2, 3), (4, 5, 6), (7, 8, 9))  # positions of R, X, SBASE of windin
 _OFF = ((0, 4), (0, 2), (0, 3))  # STAT values that switch winding 1, 2, 3 off
 
 
-def _tables_of(record: RawRecord, fields: _Fields, *, windings: int, version: int) -> list[float]:
-    return [_winding(record, 2 + index, fields, version=version).table for index in range(windings)]
-
-
 def _star_legs(
     record: RawRecord,
     fields: _Fields,
@@ -334,8 +330,9 @@ def _star_legs(
     status: float,
     base_mva: float,
     version: int,
-) -> list[list[float]]:
-    """The three two-winding transformers from each winding's bus to the star bus."""
+) -> tuple[list[list[float]], int]:
+    """The three two-winding transformers from each winding's bus to the star bus, and how many
+    of the windings name an impedance correction table."""
     cw, cz = codes
     legs = []
     for index, (r_at, x_at, s_at) in enumerate(_PAIRS):
@@ -352,7 +349,7 @@ def _star_legs(
         in_service = 0.0 if status in _OFF[index] else 1.0
         rows.append([ends[index], star, star_r[index], star_x[index], 0.0, *winding.ratings_mva, tap, winding.angle_degree,
                      in_service, -360.0, 360.0])  # fmt: skip
-    return rows
+    return rows, sum(winding.table != 0 for winding, _, _ in legs)
 
 
 def _transformers(
@@ -394,7 +391,7 @@ def _transformers(
         area, zone = float(bus[winding_one, 6]), float(bus[winding_one, 10])
         stars.append([star, 1.0 if status else 4.0, 0, 0, 0, 0, area, vm, va, 1.0, zone, 1.1, 0.9])
         star_names.append(f"STAR {len(stars)} ({names[winding_one]})")
-        legs = _star_legs(
+        legs, legs_with_tables = _star_legs(
             record,
             fields,
             ends=ends,
@@ -406,7 +403,7 @@ def _transformers(
             version=raw.version,
         )
         rows.extend(legs)
-        tables += sum(table != 0 for table in _tables_of(record, fields, windings=3, version=raw.version))
+        tables += legs_with_tables
     if stars:
         report.warnings.append(
             f"{len(stars)} three-winding transformer(s) became three two-winding transformers each, around star buses "

@@ -72,6 +72,18 @@ class AnnualContext:
     first_hour: int
     last_hour: int  # exclusive
 
+    def hour_solver(self) -> HourSolver:
+        """A solver of this study's hours (one per block or process: it keeps warm starts)."""
+        return HourSolver(
+            self.prepared,
+            self.settings,
+            loads=self.loads,
+            merit=self.merit,
+            peak=self.peak,
+            poi=self.poi,
+            power_factor=self.power_factor,
+        )
+
     @property
     def n1(self) -> bool:
         """Whether hours are screened for N-1."""
@@ -177,15 +189,7 @@ class BlockRun:
     def __init__(self, ctx: AnnualContext, start: int, stop: int, check: Callable[[], None] | None) -> None:
         """``start:stop``: one screening window (see :func:`windows`)."""
         self.ctx, self.check = ctx, check
-        self.solver = HourSolver(
-            ctx.prepared,
-            ctx.settings,
-            loads=ctx.loads,
-            merit=ctx.merit,
-            peak=ctx.peak,
-            poi=ctx.poi,
-            power_factor=ctx.power_factor,
-        )
+        self.solver = ctx.hour_solver()
         self.block = HourBlock.empty(start, stop, stages=len(ctx.stages), gens=len(ctx.prepared.gen_ids))
         self.voltage: VoltageEffects | None = None
         self.flagged = 0  # the most outages flagged at one solve of the current hour
