@@ -3,11 +3,14 @@ the project's image built from ``docker/Dockerfile`` unchanged, and ``docker/com
 up unchanged (migrate, api, worker x2, beat, redis with its append-only file, postgres, flower).
 
 The engine is a ``dockerd`` started here, as root, in a temporary folder (its own socket, data
-and image store, vfs storage: the user's engine and images are never touched), with the default
+and image store: the user's engine and images are never touched), with the default
 bridge network, so the Compose file's own network and service names work as written. Everything
 the tier starts (containers, volumes, the engine, the docker0 bridge, the folder) is stopped and
 removed at the end, also when a step fails. If the engine cannot start, the tier fails; it never
-skips. Set ``GRIDIMPACT_DOCKER_ROOT`` to keep the engine's folder (and its built images) between
+skips. Storage is overlay2 where the machine can mount an overlay (ext4 here), vfs otherwise: vfs
+copies every layer in full for each layer and container, and with it the tier once filled the
+disk (about 47 GB for this stack), so the tier also checks the free space before it starts.
+Set ``GRIDIMPACT_DOCKER_ROOT`` to keep the engine's folder (and its built images) between
 runs while working on the tier.
 """
 
@@ -36,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT = "gitier"
 IMAGES = ("python:3.11-slim-bookworm", "redis:7.4-alpine", "postgres:16-alpine", "mher/flower:2.0")
 _REPORT: list[str] = []
+NEED_GIB = {"overlay2": 8, "vfs": 60}  # measured: overlay2 2.2 GB at the end of the tier, vfs 47 GB
 _CA = Path("/etc/ssl/certs/ca-certificates.crt")  # the host's bundle, which pip needs to reach the index from here
 
 
@@ -45,6 +49,37 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("docker tier")
         for line in _REPORT:
             terminalreporter.write_line(line)
+
+
+def _storage_driver(root: Path) -> str:
+    """overlay2 when an overlay mounts in ``root`` (the engine's data folder), else vfs."""
+    probe = Path(tempfile.mkdtemp(prefix="overlay-probe-", dir=root))
+    parts = [probe / name for name in ("lower", "upper", "work", "merged")]
+    for part in parts:
+        part.mkdir()
+    options = f"lowerdir={parts[0]},upperdir={parts[1]},workdir={parts[2]}"
+    mounted = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(parts[3])],
+                             capture_output=True, timeout=30, check=False).returncode == 0  # fmt: skip
+    if mounted:
+        subprocess.run(["umount", str(parts[3])], capture_output=True, timeout=30, check=False)
+    shutil.rmtree(probe, ignore_errors=True)
+    return "overlay2" if mounted else "vfs"
+
+
+def _check_free_disk(root: Path, *, driver: str) -> None:
+    """Fail before building when the disk cannot hold the stack (vfs needs many times more)."""
+    need_gib = NEED_GIB[driver]
+    free_gib = shutil.disk_usage(root).free / 2**30
+    if free_gib < need_gib:
+        pytest.fail(f"the Docker tier needs about {need_gib} GiB free under {root} with {driver} storage; "
+                    f"{free_gib:.1f} GiB are free: free some space or point GRIDIMPACT_DOCKER_ROOT elsewhere")  # fmt: skip
+
+
+def _unmount_below(root: Path) -> None:
+    """Mounts an engine leaves behind (network namespaces, overlays) would stop the folder's removal."""
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for point in sorted((m for m in mounts if m.startswith(f"{root}/")), reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
 
 
 def _run(argv: list[str], *, env: dict[str, str], timeout_s: float, check: bool = True, cwd: Path = REPO) -> str:
@@ -76,9 +111,12 @@ class Engine:
             # earlier on PATH would need the buildx plugin
             "PATH": f"{Path(client).parent}:{os.environ['PATH']}",
         }
+        driver = _storage_driver(self.root)
+        _check_free_disk(self.root, driver=driver)
+        _REPORT.append(f"storage driver: {driver}")
         log = (self.root / "dockerd.log").open("ab")
         self.process = subprocess.Popen(
-            ["dockerd", "--storage-driver=vfs", f"--data-root={self.root / 'data'}", f"--exec-root={self.root / 'exec'}",
+            ["dockerd", f"--storage-driver={driver}", f"--data-root={self.root / 'data'}", f"--exec-root={self.root / 'exec'}",
              f"--pidfile={self.root / 'dockerd.pid'}", "-H", f"unix://{socket}"],
             stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
@@ -105,6 +143,7 @@ class Engine:
                 self.process.wait(timeout=30)
         subprocess.run(["ip", "link", "delete", "docker0"], capture_output=True, timeout=30, check=False)  # the engine leaves it
         if not self.keep:
+            _unmount_below(self.root)
             shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -189,6 +228,8 @@ def engine() -> Iterator[Engine]:
         _REPORT.append(f"image gridimpact:latest: {size_mb:,.0f} MB")
         yield engine
     finally:
+        used = subprocess.run(["du", "-sh", str(root / "data")], capture_output=True, text=True, timeout=300, check=False)
+        _REPORT.append(f"engine's data folder at the end: {used.stdout.split()[0] if used.stdout else '?'}")
         engine.stop()
 
 
