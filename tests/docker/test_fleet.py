@@ -83,7 +83,7 @@ def test_a_key_made_the_documented_way_runs_the_abilene_example(fleet: Fleet, tm
 def test_flower_asks_for_its_password_and_redis_keeps_an_append_only_file(fleet: Fleet) -> None:
     url = f"http://127.0.0.1:{fleet.flower_port}/api/workers?refresh=1"  # refresh: ask the workers now
     assert httpx.get(url, timeout=30).status_code == 401
-    deadline, seen = time.monotonic() + 60, {}
+    deadline, seen = time.monotonic() + 60, dict[str, Any]()
     while not seen and time.monotonic() < deadline:
         answer = httpx.get(url, auth=("admin", fleet.passwords["FLOWER_PASSWORD"]), timeout=30)
         assert answer.status_code == 200
@@ -115,7 +115,7 @@ def test_three_workers_share_a_fanned_out_study(fleet: Fleet) -> None:
 def test_a_killed_worker_container_costs_only_its_part(fleet: Fleet) -> None:
     client = fleet.client()
     study = client.submit(_abilene("Abilene with a worker killed", tag=" (killed)"))
-    deadline, running = time.monotonic() + 300, []
+    deadline, running = time.monotonic() + 300, list[Any]()
     while not running and time.monotonic() < deadline:
         running = fleet.sql(f"select id, worker from study_parts where study_id = '{study['id']}' and status = 'running'")
         time.sleep(0.2)
