@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 
 import pandapower as pp
 
-__all__ = ["Grid"]
+__all__ = ["TRAFO3W_COLUMN", "Grid"]
+
+# Column of a net's line and trafo tables naming the three-winding transformer (0-based) a branch
+# is a leg of (-1, or no column: none). Uploads turn each three-winding transformer into three
+# two-winding ones around a star bus; the engine outages the legs together, as one contingency.
+TRAFO3W_COLUMN = "trafo3w"
 
 
 @dataclass

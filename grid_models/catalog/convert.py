@@ -31,6 +31,7 @@ import pandas as pd
 
 from grid_models.catalog.matpower_text import MatpowerCase
 from grid_models.errors import GridValidationError, ValidationIssue
+from grid_models.grid import TRAFO3W_COLUMN
 
 __all__ = ["CONVERTER_VERSION", "ConversionReport", "matpower_to_net"]
 
@@ -204,10 +205,12 @@ def _ratings(branch: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.float6
     }
 
 
-def _set_branch_columns(table: pd.DataFrame, branch: npt.NDArray[np.float64], rows: npt.NDArray[np.int64]) -> None:
-    for name, values in _ratings(branch[rows]).items():
+def _set_branch_columns(table: pd.DataFrame, case: MatpowerCase, rows: npt.NDArray[np.int64]) -> None:
+    for name, values in _ratings(case.branch[rows]).items():
         table[name] = values
     table["mp_branch"] = rows + 1
+    if case.branch_group is not None:  # legs of three-winding transformers (one N-1 contingency each)
+        table[TRAFO3W_COLUMN] = case.branch_group[rows]
 
 
 def _add_lines(net: pp.pandapowerNet, case: MatpowerCase, rows: npt.NDArray[np.int64], kv: npt.NDArray[np.float64]) -> None:
@@ -227,7 +230,7 @@ def _add_lines(net: pp.pandapowerNet, case: MatpowerCase, rows: npt.NDArray[np.i
         in_service=branch[:, BR_STATUS] > 0,
         name=[f"branch {row + 1}" for row in rows],
     )
-    _set_branch_columns(net.line, case.branch, rows)
+    _set_branch_columns(net.line, case, rows)
 
 
 def _add_transformers(
@@ -276,7 +279,7 @@ def _add_transformers(
         in_service=branch[:, BR_STATUS] > 0,
         name=[f"branch {row + 1}" for row in rows],
     )
-    _set_branch_columns(net.trafo, case.branch, rows)
+    _set_branch_columns(net.trafo, case, rows)
     net.trafo["from_is_hv"] = from_is_hv
 
 

@@ -44,6 +44,9 @@ class MatpowerCase:
     genfuel: list[str] | None = None
     gentype: list[str] | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # per branch row: the three-winding transformer (0-based) it is a leg of, -1 for the others
+    # (a converted RAW file's star legs; MATPOWER files have none)
+    branch_group: npt.NDArray[np.int64] | None = None
 
 
 def _strip_comments(text: str) -> str:

@@ -354,8 +354,11 @@ def _star_legs(
 
 def _transformers(
     raw: RawCase, bus: np.ndarray, names: list[str], *, positions: dict[int, int], fields: _Fields, report: RawConversion
-) -> tuple[list[list[float]], np.ndarray, list[str]]:
+) -> tuple[list[list[float]], list[int], np.ndarray, list[str]]:
+    """Transformer branch rows, per row the three-winding transformer it is a leg of (-1: a
+    two-winding one), the star buses and their names."""
     rows: list[list[float]] = []
+    groups: list[int] = []
     stars: list[list[float]] = []
     star_names: list[str] = []
     first_star = 10 ** math.ceil(math.log10(bus[:, 0].max() + 1)) if len(bus) else 1
@@ -381,6 +384,7 @@ def _transformers(
             tap = _tap(one, two, code=cw, kv=kvs[0], other_kv=kvs[1])
             in_service = 1.0 if status else 0.0
             rows.append([ends[0], ends[1], r, x, 0.0, *one.ratings_mva, tap, one.angle_degree, in_service, -360.0, 360.0])
+            groups.append(-1)
             tables += one.table != 0
             continue
         star = first_star + len(stars) + 1
@@ -403,6 +407,7 @@ def _transformers(
             version=raw.version,
         )
         rows.extend(legs)
+        groups.extend([len(stars) - 1] * len(legs))
         tables += legs_with_tables
     if stars:
         report.warnings.append(
@@ -413,7 +418,7 @@ def _transformers(
         report.warnings.append(
             f"{tables} transformer winding(s) have an impedance correction table; the impedance at nominal tap is used"
         )
-    return rows, np.array(stars, dtype=float).reshape(-1, _BUS_COLS), star_names
+    return rows, groups, np.array(stars, dtype=float).reshape(-1, _BUS_COLS), star_names
 
 
 def _switching_devices(raw: RawCase, fields: _Fields, report: RawConversion) -> list[list[float]]:
@@ -478,12 +483,19 @@ def raw_to_matpower(raw: RawCase) -> RawConversion:
     _loads_and_shunts(raw, bus, positions, fields, report)
     gen = _generators(raw, positions, fields, report)
     branch_rows = _branches(raw, bus, positions, fields) + _switching_devices(raw, fields, report)
-    transformer_rows, stars, star_names = _transformers(raw, bus, names, positions=positions, fields=fields, report=report)
+    transformer_rows, groups, stars, star_names = _transformers(
+        raw, bus, names, positions=positions, fields=fields, report=report
+    )
     _dc_lines(raw, bus, positions, fields, report)
     if fields.issues:
         raise GridValidationError(fields.issues, f"the RAW file has {len(fields.issues)} problem(s)")
     branch = np.array(branch_rows + transformer_rows, dtype=float).reshape(-1, _BRANCH_COLS)
     report.case = MatpowerCase(
-        base_mva=raw.base_mva, bus=np.vstack([bus, stars]), gen=gen, branch=branch, bus_name=names + star_names
+        base_mva=raw.base_mva,
+        bus=np.vstack([bus, stars]),
+        gen=gen,
+        branch=branch,
+        bus_name=names + star_names,
+        branch_group=np.array([-1] * len(branch_rows) + groups, dtype=np.int64) if len(stars) else None,
     )
     return report

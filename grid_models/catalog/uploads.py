@@ -21,6 +21,7 @@ import pandas as pd
 
 from grid_models.catalog.convert import matpower_to_net
 from grid_models.catalog.matpower_text import parse_matpower_text
+from grid_models.catalog.trafo3w import trafo3w_to_star
 from grid_models.catalog.validation import MAX_BUSES, SUPPORTED_ELEMENTS, validate_matpower_case, validate_net
 from grid_models.errors import GridValidationError, ValidationIssue
 from grid_models.grid import Grid
@@ -30,7 +31,6 @@ __all__ = ["MAX_UPLOAD_BYTES", "UploadFormat", "detect_format", "load_upload"]
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 _UNSUPPORTED_TABLES = (
     "switch",
-    "trafo3w",
     "impedance",
     "dcline",
     "ward",
@@ -234,6 +234,13 @@ def _pandapower_net(text: str, *, max_buses: int) -> pp.pandapowerNet:
     return net
 
 
+def _pandapower_upload(text: str, *, max_buses: int) -> tuple[pp.pandapowerNet, list[str]]:
+    """A pandapower JSON net, its three-winding transformers as three two-winding ones each."""
+    net = _pandapower_net(text, max_buses=max_buses)
+    net, note = trafo3w_to_star(net)
+    return net, [note] if note else []
+
+
 def _positive(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
@@ -324,7 +331,7 @@ def load_upload(
     text = _decode(content)
     notes: list[str] = []
     if kind is UploadFormat.PANDAPOWER_JSON:
-        net = _pandapower_net(text, max_buses=max_buses)
+        net, notes = _pandapower_upload(text, max_buses=max_buses)
     elif kind is UploadFormat.PSSE_RAW:
         net, notes = _raw_net(text, max_buses=max_buses)
     else:

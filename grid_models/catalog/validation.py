@@ -19,7 +19,7 @@ from grid_models.errors import ValidationIssue
 __all__ = ["MAX_BUSES", "SUPPORTED_ELEMENTS", "validate_matpower_case", "validate_net"]
 
 MAX_BUSES = 100_000
-SUPPORTED_ELEMENTS = ("bus", "load", "sgen", "gen", "ext_grid", "line", "trafo", "shunt", "poly_cost")
+SUPPORTED_ELEMENTS = ("bus", "load", "sgen", "gen", "ext_grid", "line", "trafo", "trafo3w", "shunt", "poly_cost")
 _MAX_IDS = 20
 
 
@@ -177,6 +177,13 @@ def _reference_machine(net: pp.pandapowerNet) -> list[ValidationIssue]:
     ]
 
 
+_ENGINE_ELEMENTS = ("bus", "load", "sgen", "gen", "ext_grid", "line", "trafo", "shunt")
+_ADVICE = {
+    "trafo3w": "the study engine takes three-winding transformers as three two-winding ones around a star bus: "
+    "convert the net with grid_models.catalog.trafo3w.trafo3w_to_star (uploads are converted this way)",
+}
+
+
 def _unsupported(net: pp.pandapowerNet) -> list[ValidationIssue]:
     issues = []
     for key in ("switch", "trafo3w", "impedance", "dcline", "ward", "xward", "storage", "motor", "svc", "ssc", "tcsc", "vsc"):
@@ -186,9 +193,11 @@ def _unsupported(net: pp.pandapowerNet) -> list[ValidationIssue]:
                     element=key,
                     field="table",
                     ids=_ids(net[key].index),
-                    message=f"'{key}' elements are not supported by the study engine; convert them to "
-                    f"{', '.join(SUPPORTED_ELEMENTS[:-1])} (e.g. fuse buses joined by closed switches, "
-                    "model three-winding transformers as three two-winding ones)",
+                    message=_ADVICE.get(
+                        key,
+                        f"'{key}' elements are not supported by the study engine; convert them to "
+                        f"{', '.join(_ENGINE_ELEMENTS)} (e.g. fuse buses joined by closed switches)",
+                    ),
                 )
             )
     return issues

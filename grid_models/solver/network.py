@@ -26,6 +26,7 @@ import pandapower.toolbox as pp_toolbox
 import pandas as pd
 
 from grid_models.errors import GridValidationError, ValidationIssue
+from grid_models.grid import TRAFO3W_COLUMN
 
 __all__ = ["FACILITY_LOAD_NAME", "PreparedNetwork", "group_reactive_limits", "prepare_network"]
 
@@ -54,7 +55,9 @@ class PreparedNetwork:
     row by row (see :mod:`grid_models.solver.sweep`).
     Branches (lines then transformers): ``branch_kind``, ``branch_element``, ``branch_from``,
     ``branch_to`` (positions; transformers from the hv side), ``branch_in_service``,
-    ``rate_normal_mva``, ``rate_emergency_mva`` (NaN: unrated), ``branch_names``.
+    ``rate_normal_mva``, ``rate_emergency_mva`` (NaN: unrated), ``branch_names``, ``branch_group``
+    (the three-winding transformer a branch is a leg of, -1 for the others) and ``bus_is_star``
+    (the star buses of those transformers: fictitious, never monitored or counted as cut off).
     """
 
     net: pp.pandapowerNet
@@ -94,6 +97,8 @@ class PreparedNetwork:
     rate_normal_mva: FloatArray
     rate_emergency_mva: FloatArray
     branch_names: list[str]
+    branch_group: IntArray
+    bus_is_star: BoolArray
 
     @property
     def n_bus(self) -> int:
@@ -190,7 +195,26 @@ def _branch_arrays(net: pp.pandapowerNet, positions: pd.Series) -> dict[str, obj
         "rate_normal_mva": np.concatenate([line_normal, trafo_normal]),
         "rate_emergency_mva": np.concatenate([line_emergency, trafo_emergency]),
         "branch_names": names,
+        "branch_group": np.concatenate([_column(line, TRAFO3W_COLUMN, -1), _column(trafo, TRAFO3W_COLUMN, -1)]).astype(np.int64),
     }
+
+
+def _star_buses(branches: dict[str, object], n_bus: int) -> BoolArray:
+    """The bus every leg of a three-winding transformer shares: its star point."""
+    group, start, end = branches["branch_group"], branches["branch_from"], branches["branch_to"]
+    assert isinstance(group, np.ndarray)
+    assert isinstance(start, np.ndarray)
+    assert isinstance(end, np.ndarray)
+    star = np.zeros(n_bus, dtype=np.bool_)
+    legs = np.flatnonzero(group >= 0)
+    if len(legs) == 0:
+        return star
+    keys = np.concatenate([group[legs] * n_bus + start[legs], group[legs] * n_bus + end[legs]])
+    pairs, touches = np.unique(keys, return_counts=True)
+    legs_per_group = np.bincount(group[legs])
+    shared = (touches == legs_per_group[pairs // n_bus]) & (legs_per_group[pairs // n_bus] > 1)
+    star[pairs[shared] % n_bus] = True
+    return star
 
 
 def _groups(gen: pd.DataFrame, gen_bus: IntArray) -> dict[str, object]:
@@ -300,6 +324,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
     gen_bus = positions.loc[gen.bus].to_numpy().astype(np.int64)
     groups = _groups(gen, gen_bus)
     branches = _branch_arrays(work, positions)
+    branches["bus_is_star"] = _star_buses(branches, len(bus_ids))
     pp_toolbox.reindex_buses(work, dict(zip(bus_ids.tolist(), range(len(bus_ids)), strict=True)))
     group_bus = groups["group_bus"]
     assert isinstance(group_bus, np.ndarray)

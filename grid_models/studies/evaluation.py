@@ -66,8 +66,9 @@ def loading_beyond(loading_percent: FloatArray, limit_percent: float) -> BoolArr
 
 def monitored_buses(prepared: PreparedNetwork, criteria: Criteria) -> BoolArray:
     """Buses whose voltage is checked: in service, at or above ``monitored_min_kv`` (100 kV, the
-    Bulk Electric System, by default) and not a generator terminal unless those are asked for."""
-    in_service = prepared.net.bus.in_service.to_numpy(dtype=bool)
+    Bulk Electric System, by default), not a generator terminal unless those are asked for, and not
+    the star point of a three-winding transformer (a node of its model, not of the grid)."""
+    in_service = prepared.net.bus.in_service.to_numpy(dtype=bool) & ~prepared.bus_is_star
     terminals = np.zeros(prepared.n_bus, dtype=np.bool_) if criteria.monitor_generator_terminals else prepared.generator_terminal
     return np.asarray(in_service & (prepared.bus_vn_kv >= criteria.monitored_min_kv) & ~terminals, dtype=np.bool_)
 

@@ -73,7 +73,7 @@ def _exact_row(table: OutageTable, row: int, ctx: OutageContext, hint: Hint | No
     solution = solve_exact(ctx.backend, outage_point(ctx, contingency), stage=ctx.stage, settings=ctx.settings, hint=hint)
     if not solution.converged:
         return
-    outaged = contingency.position if contingency.kind != "gen" else None
+    outaged = contingency.branches_out
     record_row(
         table, row, solution.vm_pu, loading_percent(ctx.backend.prepared, branch_flow_mva(solution), outaged), ctx, exact=True
     )
@@ -120,8 +120,8 @@ def _take(
             flow = largest_end_flow_mva(
                 np.nan_to_num(swept.v[i]), ctx.backend.admittances, prep.branch_from, prep.branch_to, prep.net.sn_mva
             )
-            position = table.contingencies[row].position
-            record_row(table, row, np.abs(swept.v[i]), loading_percent(prep, flow, position), ctx, exact=True)
+            outaged = table.contingencies[row].branches_out
+            record_row(table, row, np.abs(swept.v[i]), loading_percent(prep, flow, outaged), ctx, exact=True)
             settled.append(row)
             del pending[row]
         else:

@@ -13,7 +13,8 @@ From a solved stage, every outage is solved to its post-contingency steady state
   more than its capability or a pinned one would be released continues the PV/PQ switching of
   the N-0 solves (same tolerances) in sweep passes and then one by one
   (:mod:`grid_models.studies.n1.limit_passes`), so the results do not depend on which path solved
-  an outage. Generator outages are always solved one by one.
+  an outage. Generator outages and three-winding transformers (their legs out together, one
+  contingency) are always solved one by one.
 """
 
 from __future__ import annotations
@@ -54,9 +55,7 @@ def build_contingencies(prepared: PreparedNetwork, area: StudyArea, options: Con
     """
     found: list[Contingency] = []
     if options.branches:
-        for position in np.flatnonzero(area.branches & prepared.branch_in_service):
-            kind, element = prepared.branch_kind[position], int(prepared.branch_element[position])
-            found.append(Contingency(kind, int(position), element, prepared.branch_names[position]))
+        found.extend(_branch_outages(prepared, area))
     if options.generators:
         for position in np.flatnonzero(area.generators):
             table, number = prepared.gen_labels[position].split()
@@ -68,6 +67,25 @@ def build_contingencies(prepared: PreparedNetwork, area: StudyArea, options: Con
             f"{len(found)} contingencies exceed analyses.contingency.max_contingencies = {options.max_contingencies}; "
             "use the sensitivity study area or raise the limit"
         )
+    return found
+
+
+def _branch_outages(prepared: PreparedNetwork, area: StudyArea) -> list[Contingency]:
+    """One contingency per in-service branch of the area, except the legs of a three-winding
+    transformer: one contingency for all its in-service legs, where the first of them stands."""
+    on = prepared.branch_in_service
+    found: list[Contingency] = []
+    seen: set[int] = set()
+    for position in np.flatnonzero(area.branches & on):
+        group = int(prepared.branch_group[position])
+        if group < 0:
+            kind, element = prepared.branch_kind[position], int(prepared.branch_element[position])
+            found.append(Contingency(kind, int(position), element, prepared.branch_names[position]))
+        elif group not in seen:
+            seen.add(group)
+            legs = np.flatnonzero((prepared.branch_group == group) & on)
+            name = f"three-winding transformer ({', '.join(prepared.branch_names[leg] for leg in legs)})"
+            found.append(Contingency("trafo3w", int(legs[0]), group, name, legs=tuple(int(leg) for leg in legs[1:])))
     return found
 
 
@@ -115,7 +133,7 @@ def _batch_rows(
         for i, position in enumerate(chunk.positions):
             row = int(rows[done + i])
             if accepted[i]:
-                record_row(table, row, np.abs(chunk.v[i]), loading_percent(prep, flow[i], int(position)), ctx, exact=False)
+                record_row(table, row, np.abs(chunk.v[i]), loading_percent(prep, flow[i], (int(position),)), ctx, exact=False)
             else:
                 first = Hint(chunk.suggested_q_state[i], chunk.v[i], (ctx.stage.q_state,), 1)
                 pending[row] = first if chunk.converged[i] else None
@@ -160,15 +178,15 @@ def run_contingencies(
     )
     ctx = OutageContext(backend, stage, point, settings)
     table = new_table(prep, contingencies)
-    branch_rows = np.array([i for i, c in enumerate(contingencies) if c.kind != "gen"], dtype=np.int64)
+    branch_rows = np.array([i for i, c in enumerate(contingencies) if len(c.branches_out) == 1], dtype=np.int64)
     use_batch = batch and len(branch_rows) > 0
     pending: dict[int, Hint | None] | None = dict.fromkeys(branch_rows.tolist())
     if use_batch:
         pending = _batch_rows(table, branch_rows, ctx, options, check=check, stop=stop)
         if pending is not None and not sweep_rows(table, pending, ctx, options, check=check, stop=stop):
             pending = None
-    if pending is not None:
-        pending.update(dict.fromkeys(i for i, c in enumerate(contingencies) if c.kind == "gen"))
+    if pending is not None:  # generators and three-winding transformers: one by one
+        pending.update(dict.fromkeys(i for i, c in enumerate(contingencies) if len(c.branches_out) != 1))
         exact_rows(table, pending, ctx, check=check, stop=stop)
     table.duration_s = time.perf_counter() - clock
     return table

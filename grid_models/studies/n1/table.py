@@ -30,7 +30,8 @@ Float32Array = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class Contingency:
-    """One outage: a branch (``line``/``trafo``) or a generator, by position in the prepared net.
+    """One outage: a branch (``line``/``trafo``), a three-winding transformer (``trafo3w``: its
+    legs, ``position`` and ``legs``, out together) or a generator, by position in the prepared net.
 
     ``table`` names the caller's table when it is not ``kind``'s own: an external grid the engine
     models as a generator is outaged as kind ``gen`` and labelled ``ext_grid 0``.
@@ -41,6 +42,12 @@ class Contingency:
     element_id: int
     name: str
     table: str | None = None
+    legs: tuple[int, ...] = ()  # the other branches that go out with ``position``
+
+    @property
+    def branches_out(self) -> tuple[int, ...]:
+        """Positions of the branches this outage switches off (none for a generator)."""
+        return () if self.kind == "gen" else (self.position, *self.legs)
 
     @property
     def label(self) -> str:
@@ -127,12 +134,12 @@ def new_table(prepared: PreparedNetwork, contingencies: list[Contingency]) -> Ou
     )
 
 
-def loading_percent(prepared: PreparedNetwork, flow_mva: FloatArray, outaged: int | None) -> FloatArray:
+def loading_percent(prepared: PreparedNetwork, flow_mva: FloatArray, outaged: tuple[int, ...]) -> FloatArray:
     rating = prepared.rate_emergency_mva
     with np.errstate(divide="ignore", invalid="ignore"):
         loading = np.where(prepared.branch_in_service & (rating > 0), flow_mva / rating * 100.0, np.nan)
-    if outaged is not None:
-        loading[..., outaged] = np.nan
+    if outaged:
+        loading[..., list(outaged)] = np.nan
     return np.asarray(loading, dtype=np.float64)
 
 
@@ -151,7 +158,7 @@ def record_row(table: OutageTable, row: int, vm: FloatArray, loading: FloatArray
     table.exact[row] = exact
     table.vm_pu[row] = vm
     table.loading_percent[row] = loading
-    cut_off = np.isnan(vm) & prep.net.bus.in_service.to_numpy(dtype=bool)
+    cut_off = np.isnan(vm) & prep.net.bus.in_service.to_numpy(dtype=bool) & ~prep.bus_is_star
     if cut_off.any():
         generation = np.bincount(prep.gen_bus, weights=ctx.point.gen_p_mw, minlength=prep.n_bus)
         table.islanded_buses[row] = int(cut_off.sum())
@@ -165,4 +172,4 @@ def outage_point(ctx: OutageContext, contingency: Contingency) -> OperatingPoint
         if weights is not None:
             weights[contingency.position] = 0.0
         return dataclasses.replace(ctx.point, gen_out=(contingency.position,), slack_weights=weights)
-    return dataclasses.replace(ctx.point, branch_out=(contingency.position,))
+    return dataclasses.replace(ctx.point, branch_out=contingency.branches_out)

@@ -18,9 +18,11 @@ def _name(text: str) -> str:
 
 
 def is_transformer(case: MatpowerCase, row: np.ndarray | list[float], kv: dict[float, float] | None = None) -> bool:
-    """A branch the MATPOWER converter makes a transformer: off-nominal ratio, a shift or two kV levels."""
+    """A branch the MATPOWER converter makes a transformer: off-nominal ratio, a shift or two kV
+    levels (a ratio of exactly 1 between buses of one kV is a line, which keeps its charging: a RAW
+    transformer has none)."""
     kv = kv if kv is not None else base_kv(case)
-    return bool(row[8] != 0 or row[9] != 0 or kv[row[0]] != kv[row[1]])
+    return bool(row[8] not in (0, 1) or row[9] != 0 or kv[row[0]] != kv[row[1]])
 
 
 def base_kv(case: MatpowerCase) -> dict[float, float]:

@@ -135,3 +135,72 @@ def test_bad_numbers_and_unknown_buses_are_each_listed_with_their_line() -> None
     found = {(issue.field, issue.message.split(":")[0]) for issue in refused.value.issues}
     assert ("line 4", "VM (field 8)") in found
     assert ("line 11", "shunt bus 9 is not a bus of the file") in found
+
+
+def test_a_raw_three_winding_transformer_is_one_contingency_and_its_star_is_not_monitored() -> None:
+    from grid_models.solver.network import prepare_network
+    from grid_models.spec import ContingencyOptions, Criteria
+    from grid_models.studies.evaluation import monitored_buses
+    from grid_models.studies.n1.outages import build_contingencies
+    from grid_models.studies.study_area import StudyArea
+
+    grid = load_upload((CASES / "hand_v33.raw").read_bytes(), grid_id="hand", filename="hand_v33.raw")
+    prepared = prepare_network(grid.net)
+    outages = build_contingencies(prepared, StudyArea.whole_grid(prepared), ContingencyOptions(generators=False))
+    three = [c for c in outages if c.kind == "trafo3w"]
+    assert [(c.label, len(c.branches_out)) for c in three] == [("trafo3w 0", 3)]
+    assert sum(prepared.branch_group >= 0) == 3  # the legs appear in no other contingency
+    assert {p for c in outages for p in c.branches_out} == set(np.flatnonzero(prepared.branch_in_service))
+    assert [prepared.bus_ids[s] for s in np.flatnonzero(prepared.bus_is_star)] == [grid.net.bus.index[-1]]
+    assert not monitored_buses(prepared, Criteria(monitored_min_kv=0)).any(where=prepared.bus_is_star)
+
+
+def test_the_hand_made_v34_case_against_hand_calculations() -> None:
+    """v34's twelve ratings per branch and winding, a system switching device section, remote
+    regulation, an out-of-service load, branch and bus, areas, zones and owners with quoted names."""
+    raw = parse_raw_text((CASES / "hand_v34.raw").read_text())
+    assert (raw.version, raw.warnings) == (34, [])
+    assert [len(raw.records(name)) for name in ("area", "zone", "owner", "switched_shunt", "two_terminal_dc")] == [2, 2, 2, 1, 1]
+    assert [record.lines[0][1] for record in raw.records("zone")] == ["ZONE ONE", "ZONE, TWO"]
+    assert [record.lines[0][1] for record in raw.records("owner")] == ["OWNER ONE", 'OWNER "2"']
+    conversion = raw_to_matpower(raw)
+    case = conversion.case
+    bus = {int(row[0]): row for row in case.bus}
+    assert bus[3][2] == pytest.approx(-200.0)  # the DC line's inverter; the out-of-service 50 MW load is not there
+    assert bus[3][5] == pytest.approx(30.0)  # fixed 20 Mvar + the switched shunt's block at BINIT
+    assert (bus[3][6], bus[3][10]) == (2, 2)  # area, zone
+    assert bus[5][1] == 4  # isolated
+    expected = [[0.001, 0.01, 500, 550, 600, 1], [0.002, 0.02, 400, 440, 480, 0]]  # RATE1-3 of twelve; the spare is off
+    np.testing.assert_allclose(case.branch[:2, [2, 3, 5, 6, 7, 10]], expected)
+    legs = case.branch[case.branch[:, 1] == 11]
+    np.testing.assert_allclose(legs[:, [2, 3, 5, 6, 7]], [[0.0005, 0.025, 200, 220, 250]] * 3)
+    assert conversion.remote_regulation == [0]
+    grid = load_upload((CASES / "hand_v34.raw").read_bytes(), grid_id="v34", filename="hand_v34.raw")
+    net = grid.net
+    pp.runpp(net, init="flat", tolerance_mva=1e-9)
+    assert net.converged
+
+
+def test_a_file_without_generators_or_branches_is_refused_with_advice() -> None:
+    text = (CASES / "hand_v33.raw").read_text()
+    cut = text[: text.index("    1,'1 ',   150.000")] + "Q\n"  # ends after the fixed shunts: no generators, no branches
+    with pytest.raises(GridValidationError) as refused:
+        load_upload(cut.encode(), grid_id="x", filename="cut.raw")
+    assert any("no rows" in issue.message and issue.element == "mpc.gen" for issue in refused.value.issues)
+
+
+@pytest.mark.parametrize("grid_id", ["activsg200", "activsg2000"])
+def test_the_activsg_cases_round_trip_through_raw_with_the_same_admittance_matrix(grid_id: str) -> None:
+    """Written as RAW and read back: the same bus admittance matrix (1e-9 relative to its largest
+    entry) as the MATPOWER upload, built by pandapower from each net, and the same solved case."""
+    text = catalog_file(grid_id).read_text()
+    nets = [
+        load_upload(write_raw(parse_matpower_text(text)).encode(), grid_id="raw", filename=f"{grid_id}.raw").net,
+        load_upload(text.encode(), grid_id="m", filename=f"{grid_id}.m").net,
+    ]
+    for net in nets:
+        pp.runpp(net, init="flat", tolerance_mva=1e-9, enforce_q_lims=True)
+    raw_y, mat_y = (net._ppc["internal"]["Ybus"] for net in nets)  # noqa: SLF001 (pandapower keeps it there)
+    assert raw_y.shape == mat_y.shape
+    assert abs(raw_y - mat_y).max() <= 1e-9 * abs(mat_y).max()
+    np.testing.assert_allclose(nets[0].res_bus.vm_pu.to_numpy(), nets[1].res_bus.vm_pu.to_numpy(), rtol=0, atol=1e-9)
