@@ -7,12 +7,18 @@ from dataclasses import dataclass, field
 
 import pandapower as pp
 
-__all__ = ["TRAFO3W_COLUMN", "Grid"]
+__all__ = ["TRAFO3W_COLUMN", "Grid", "rating_set_column"]
 
 # Column of a net's line and trafo tables naming the three-winding transformer (0-based) a branch
 # is a leg of (-1, or no column: none). Uploads turn each three-winding transformer into three
 # two-winding ones around a star bus; the engine outages the legs together, as one contingency.
 TRAFO3W_COLUMN = "trafo3w"
+
+
+def rating_set_column(number: int) -> str:
+    """Column of a net's line and trafo tables with rating set ``number`` (1-based, MVA, NaN: none):
+    RATE_A-C of a MATPOWER case, RATE1-RATE12 of a RAW v34/v35 file."""
+    return f"rating_set_{number}_mva"
 
 
 @dataclass

@@ -31,12 +31,12 @@ import pandas as pd
 
 from grid_models.catalog.matpower_text import MatpowerCase
 from grid_models.errors import GridValidationError, ValidationIssue
-from grid_models.grid import TRAFO3W_COLUMN
+from grid_models.grid import TRAFO3W_COLUMN, rating_set_column
 
 __all__ = ["CONVERTER_VERSION", "ConversionReport", "matpower_to_net"]
 
 # Bump whenever the produced net changes: it is part of the on-disk cache key.
-CONVERTER_VERSION = "3"
+CONVERTER_VERSION = "4"
 
 # MATPOWER column indices (0-based), MATPOWER manual appendix B.
 BUS_I, BUS_TYPE, PD, QD, GS, BS, BUS_AREA, VM, VA, BASE_KV, ZONE, VMAX, VMIN = range(13)
@@ -209,6 +209,9 @@ def _set_branch_columns(table: pd.DataFrame, case: MatpowerCase, rows: npt.NDArr
     for name, values in _ratings(case.branch[rows]).items():
         table[name] = values
     table["mp_branch"] = rows + 1
+    sets = case.rating_sets[rows] if case.rating_sets is not None else case.branch[rows][:, [RATE_A, RATE_B, RATE_C]]
+    for k in range(sets.shape[1]):  # every rating set the source gives, for criteria that choose one
+        table[rating_set_column(k + 1)] = np.where(sets[:, k] > 0, sets[:, k], np.nan)
     if case.branch_group is not None:  # legs of three-winding transformers (one N-1 contingency each)
         table[TRAFO3W_COLUMN] = case.branch_group[rows]
 

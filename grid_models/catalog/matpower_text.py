@@ -47,6 +47,9 @@ class MatpowerCase:
     # per branch row: the three-winding transformer (0-based) it is a leg of, -1 for the others
     # (a converted RAW file's star legs; MATPOWER files have none)
     branch_group: npt.NDArray[np.int64] | None = None
+    # per branch row: rating sets 1-12 (MVA, 0: none) where the source has more than RATE_A-C
+    # (a RAW v34/v35 file); otherwise sets 1-3 are RATE_A-C
+    rating_sets: npt.NDArray[np.float64] | None = None
 
 
 def _strip_comments(text: str) -> str:

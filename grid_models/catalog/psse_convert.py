@@ -27,7 +27,8 @@ each reported as a warning of the upload:
   with advice, like other elements the engine does not model.
 
 Versions 34 and 35 differ in a few places (``_LAYOUTS``): branches carry a name and twelve
-ratings (RATE1-RATE3 become MATPOWER's RATE_A-C: normal, and two emergency sets), transformer
+ratings (RATE1-RATE3 become MATPOWER's RATE_A-C: normal, and two emergency sets; all twelve are
+kept, and a study's criteria may pick any as the normal or the emergency rating), transformer
 windings twelve ratings (and a NODE field), v35 generators a regulated node (NREG) and switched
 shunts an ID and NREG. The field positions follow the PSS/E manuals; VeraGridEngine's versioned
 records (MPL-2.0) were read to check them.
@@ -231,7 +232,9 @@ def _branches(raw: RawCase, bus: np.ndarray, positions: dict[int, int], fields: 
         start, end, *values = fields.values(record, 0, layout.branch)
         end = abs(end)  # negative: the metered end
         status = fields.value(record, 0, layout.branch_status, "ST", 1.0)
-        rows.append([start, end, *values, 0.0, 0.0, status, -360.0, 360.0])
+        first_rating, count = (7, 3) if raw.version == 33 else (8, RATING_SETS)
+        sets = _rating_sets(record, 0, fields, first=first_rating, count=count)
+        rows.append([start, end, *values, 0.0, 0.0, status, -360.0, 360.0, *sets])
         if status != 0:
             first = _row_of(positions, record, fields, start, "from bus")
             second = _row_of(positions, record, fields, end, "to bus")
@@ -242,24 +245,38 @@ def _branches(raw: RawCase, bus: np.ndarray, positions: dict[int, int], fields: 
     return rows
 
 
+RATING_SETS = 12  # v34/v35 give twelve rating sets (RATE1-RATE12); v33 three
+
+
+def _rating_sets(record: RawRecord, line: int, fields: _Fields, *, first: int, count: int) -> list[float]:
+    """The ratings from field ``first`` on (``count`` of them, MVA), padded with 0 (none) to twelve."""
+    given = [fields.value(record, line, first + k, f"RATE{k + 1}", 0.0) for k in range(count)]
+    return given + [0.0] * (RATING_SETS - count)
+
+
 @dataclass(frozen=True)
 class _Winding:
-    """One winding's line of a transformer record: ratio, nominal kV, angle, ratings."""
+    """One winding's line of a transformer record: ratio, nominal kV, angle, ratings (all twelve
+    sets; the first three are MATPOWER's RATE_A-C)."""
 
     ratio: float
     nominal_kv: float
     angle_degree: float
-    ratings_mva: tuple[float, float, float]
+    rating_sets_mva: list[float]
     table: float
+
+    @property
+    def ratings_mva(self) -> list[float]:
+        return self.rating_sets_mva[:3]
 
 
 def _winding(record: RawRecord, line: int, fields: _Fields, *, version: int, with_ratings: bool = True) -> _Winding:
-    ratings = tuple(fields.value(record, line, position, name, 0.0) for position, name in ((4, "RATA"), (5, "RATB"), (6, "RATC")))
+    count = 3 if version == 33 else RATING_SETS
     return _Winding(
         ratio=fields.value(record, line, 1, "WINDV", 1.0),
         nominal_kv=fields.value(record, line, 2, "NOMV", 0.0),
         angle_degree=fields.value(record, line, 3, "ANG", 0.0),
-        ratings_mva=(ratings[0], ratings[1], ratings[2]) if with_ratings else (0.0, 0.0, 0.0),
+        rating_sets_mva=_rating_sets(record, line, fields, first=4, count=count) if with_ratings else [0.0] * RATING_SETS,
         table=fields.value(record, line, _table_position(version, record.lines[line]), "TAB", 0.0) if with_ratings else 0.0,
     )
 
@@ -348,7 +365,7 @@ def _star_legs(
         tap = _tap(winding, None, code=cw, kv=kvs[index], other_kv=1.0)
         in_service = 0.0 if status in _OFF[index] else 1.0
         rows.append([ends[index], star, star_r[index], star_x[index], 0.0, *winding.ratings_mva, tap, winding.angle_degree,
-                     in_service, -360.0, 360.0])  # fmt: skip
+                     in_service, -360.0, 360.0, *winding.rating_sets_mva])  # fmt: skip
     return rows, sum(winding.table != 0 for winding, _, _ in legs)
 
 
@@ -383,7 +400,8 @@ def _transformers(
             r, x = _impedance(r12, x12, _Bases(cz, winding_mva, one.nominal_kv, kvs[0], raw.base_mva))
             tap = _tap(one, two, code=cw, kv=kvs[0], other_kv=kvs[1])
             in_service = 1.0 if status else 0.0
-            rows.append([ends[0], ends[1], r, x, 0.0, *one.ratings_mva, tap, one.angle_degree, in_service, -360.0, 360.0])
+            rows.append([ends[0], ends[1], r, x, 0.0, *one.ratings_mva, tap, one.angle_degree, in_service, -360.0, 360.0,
+                         *one.rating_sets_mva])  # fmt: skip
             groups.append(-1)
             tables += one.table != 0
             continue
@@ -429,10 +447,10 @@ def _switching_devices(raw: RawCase, fields: _Fields, report: RawConversion) -> 
         short = len(record.lines[0]) <= 11  # v34's other layout: I, J, CKT, NAME, STYPE, STATUS, NSTATUS, X, RATE1-3
         x_at, status_at, rating_at = (8, 6, 9) if short else (4, 17, 5)
         start, end = fields.values(record, 0, ((1, "I", None), (2, "J", None)))
-        ratings = fields.values(record, 0, tuple((rating_at + k, f"RATE{k + 1}", 0.0) for k in range(3)))
+        sets = _rating_sets(record, 0, fields, first=rating_at, count=3 if short else RATING_SETS)
         if fields.value(record, 0, status_at, "STATUS", 1.0) != 0:
             reactance = max(abs(fields.value(record, 0, x_at, "X", 1e-4)), 1e-4)
-            rows.append([start, end, 0.0, reactance, 0.0, *ratings, 0.0, 0.0, 1.0, -360.0, 360.0])
+            rows.append([start, end, 0.0, reactance, 0.0, *sets[:3], 0.0, 0.0, 1.0, -360.0, 360.0, *sets])
     if rows:
         report.warnings.append(
             f"{len(rows)} closed switching device(s) became bus ties (branches of their reactance, >= 1e-4 pu)"
@@ -489,7 +507,8 @@ def raw_to_matpower(raw: RawCase) -> RawConversion:
     _dc_lines(raw, bus, positions, fields, report)
     if fields.issues:
         raise GridValidationError(fields.issues, f"the RAW file has {len(fields.issues)} problem(s)")
-    branch = np.array(branch_rows + transformer_rows, dtype=float).reshape(-1, _BRANCH_COLS)
+    table = np.array(branch_rows + transformer_rows, dtype=float).reshape(-1, _BRANCH_COLS + RATING_SETS)
+    branch, rating_sets = table[:, :_BRANCH_COLS], table[:, _BRANCH_COLS:]
     report.case = MatpowerCase(
         base_mva=raw.base_mva,
         bus=np.vstack([bus, stars]),
@@ -497,5 +516,6 @@ def raw_to_matpower(raw: RawCase) -> RawConversion:
         branch=branch,
         bus_name=names + star_names,
         branch_group=np.array([-1] * len(branch_rows) + groups, dtype=np.int64) if len(stars) else None,
+        rating_sets=rating_sets if raw.version >= 34 else None,
     )
     return report

@@ -27,7 +27,7 @@ from grid_models.pipeline.progress import ProgressCallback
 from grid_models.results.study import PoiInfo
 from grid_models.results.text import stage_title
 from grid_models.solver.lightsim import LightSimBackend
-from grid_models.solver.network import PreparedNetwork, prepare_network
+from grid_models.solver.network import PreparedNetwork, RatingChoice, prepare_network
 from grid_models.solver.types import SolverSettings
 from grid_models.spec.study import ContingencyOptions, StudySpec
 from grid_models.studies.annual.block import AnnualContext
@@ -200,7 +200,8 @@ def plan_study(
     """
     started_at, clock = datetime.now(UTC), time.perf_counter()
     progress(0.0, "preparing the grid model")
-    prepared = prepare_network(grid.net)
+    criteria = spec.criteria
+    prepared = prepare_network(grid.net, ratings=RatingChoice(criteria.normal_rating_set, criteria.emergency_rating_set))
     poi, poi_info = _poi(grid, prepared, spec)
     _check_monitored(prepared, spec)
     loads = [stage_load(stage, spec.facility, index=i) for i, stage in enumerate(spec.stages, start=1)]

@@ -25,10 +25,10 @@ import pandapower as pp
 import pandapower.toolbox as pp_toolbox
 import pandas as pd
 
-from grid_models.errors import GridValidationError, ValidationIssue
-from grid_models.grid import TRAFO3W_COLUMN
+from grid_models.errors import GridValidationError, StudySpecError, ValidationIssue
+from grid_models.grid import TRAFO3W_COLUMN, rating_set_column
 
-__all__ = ["FACILITY_LOAD_NAME", "PreparedNetwork", "group_reactive_limits", "prepare_network"]
+__all__ = ["FACILITY_LOAD_NAME", "PreparedNetwork", "RatingChoice", "group_reactive_limits", "prepare_network"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -167,24 +167,56 @@ def _texts(column: pd.Series, *, missing: str = "") -> list[str]:
     return [missing if pd.isna(value) else str(value) for value in column]
 
 
-def _table_ratings(table: pd.DataFrame, derived_mva: FloatArray) -> tuple[FloatArray, FloatArray]:
+@dataclass(frozen=True)
+class RatingChoice:
+    """Which rating sets are the normal and the emergency ratings (1-based: RATE_A-C of a MATPOWER
+    case, RATE1-RATE12 of a RAW v34/v35 file). ``None``: the default rule, normal RATE_A and
+    emergency RATE_B, else RATE_C, else the normal rating; with only ``normal`` chosen, that set is
+    the emergency rating too."""
+
+    normal: int | None = None
+    emergency: int | None = None
+
+
+def _rating_set(table: pd.DataFrame, number: int, element: str) -> FloatArray:
+    column = rating_set_column(number)
+    if len(table) and column not in table.columns:
+        raise StudySpecError(
+            f"the grid's {element} table has no rating set {number}: a MATPOWER case has sets 1-3 (RATE_A-C), a RAW v34/v35 "
+            "file 1-12, other grids one rating; choose another criteria.normal_rating_set / emergency_rating_set"
+        )
+    return _column(table, column, np.nan)
+
+
+def _table_ratings(
+    table: pd.DataFrame, derived_mva: FloatArray, choice: RatingChoice, element: str
+) -> tuple[FloatArray, FloatArray]:
     """Normal and emergency ratings of one branch table (NaN: unrated).
 
-    Converted MATPOWER grids carry ``rate_normal_mva``/``rate_emergency_mva``; other nets fall back
-    to pandapower's own ratings (line ``max_i_ka`` at nominal voltage, transformer ``sn_mva``).
+    Converted MATPOWER and RAW grids carry ``rate_normal_mva``/``rate_emergency_mva`` (the default
+    rule) and their rating sets; other nets fall back to pandapower's own ratings (line
+    ``max_i_ka`` at nominal voltage, transformer ``sn_mva``). A chosen emergency set falls back to
+    the normal rating where a branch has none.
     """
     normal = _column(table, "rate_normal_mva", np.nan) if "rate_normal_mva" in table.columns else derived_mva
-    emergency = _column(table, "rate_emergency_mva", np.nan)
+    if choice.normal is not None:
+        normal = _rating_set(table, choice.normal, element)
+    if choice.emergency is not None:
+        emergency = _rating_set(table, choice.emergency, element)
+    elif choice.normal is not None:
+        emergency = np.full(len(table), np.nan)  # only the normal set chosen: it is the emergency rating too
+    else:
+        emergency = _column(table, "rate_emergency_mva", np.nan)
     return normal, np.where(np.isfinite(emergency), emergency, normal)
 
 
-def _branch_arrays(net: pp.pandapowerNet, positions: pd.Series) -> dict[str, object]:
+def _branch_arrays(net: pp.pandapowerNet, positions: pd.Series, ratings: RatingChoice) -> dict[str, object]:
     line, trafo = net.line, net.trafo
     line_vn = net.bus.vn_kv.loc[line.from_bus].to_numpy(dtype=np.float64)
     max_i_ka = line.max_i_ka.to_numpy(dtype=np.float64)
     line_derived = np.where(max_i_ka >= _UNRATED_I_KA, np.nan, np.sqrt(3) * max_i_ka * line_vn)
-    line_normal, line_emergency = _table_ratings(line, line_derived)
-    trafo_normal, trafo_emergency = _table_ratings(trafo, trafo.sn_mva.to_numpy(dtype=np.float64))
+    line_normal, line_emergency = _table_ratings(line, line_derived, ratings, "line")
+    trafo_normal, trafo_emergency = _table_ratings(trafo, trafo.sn_mva.to_numpy(dtype=np.float64), ratings, "trafo")
     names = _texts(line.name) + _texts(trafo.name)
     return {
         "branch_kind": ["line"] * len(line) + ["trafo"] * len(trafo),
@@ -306,11 +338,13 @@ def _switch_off_at_dead_buses(work: pp.pandapowerNet) -> None:
         frame.loc[at_dead, "in_service"] = False
 
 
-def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
-    """Build the solver's working copy of ``net`` (the caller's net is not modified).
+def prepare_network(net: pp.pandapowerNet, *, ratings: RatingChoice | None = None) -> PreparedNetwork:
+    """Build the solver's working copy of ``net`` (the caller's net is not modified), with the
+    normal and emergency ratings ``ratings`` chooses (default: :class:`RatingChoice`'s rule).
 
     Raises:
         GridValidationError: when the net has no single in-service slack generator.
+        StudySpecError: ``ratings`` names a rating set the grid does not have.
     """
     work = copy.deepcopy(net)
     work["_options"] = {}  # options of the uploader's last runpp (e.g. trafo_model="pi") are not the model
@@ -323,7 +357,7 @@ def prepare_network(net: pp.pandapowerNet) -> PreparedNetwork:
     _check_slack(gen)
     gen_bus = positions.loc[gen.bus].to_numpy().astype(np.int64)
     groups = _groups(gen, gen_bus)
-    branches = _branch_arrays(work, positions)
+    branches = _branch_arrays(work, positions, ratings or RatingChoice())
     branches["bus_is_star"] = _star_buses(branches, len(bus_ids))
     pp_toolbox.reindex_buses(work, dict(zip(bus_ids.tolist(), range(len(bus_ids)), strict=True)))
     group_bus = groups["group_bus"]

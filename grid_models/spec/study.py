@@ -82,6 +82,21 @@ class Criteria(BaseModel):
     emergency_loading_max_percent: float = Field(
         100.0, gt=0, le=300, description="post-contingency limit, % of emergency rating (RATE_B/C, else RATE_A)"
     )
+    normal_rating_set: int | None = Field(
+        None,
+        ge=1,
+        le=12,
+        description="which of the grid's rating sets is the normal rating: 1-3 are RATE_A-C of a MATPOWER case, 1-12 "
+        "RATE1-RATE12 of a RAW v34/v35 file; default: set 1 (RATE_A); a pandapower grid has one rating only",
+    )
+    emergency_rating_set: int | None = Field(
+        None,
+        ge=1,
+        le=12,
+        description="which rating set is the emergency rating (post-contingency limits); where a branch has none, its "
+        "normal rating; default: set 2 (RATE_B), else set 3, else the normal rating, or the normal set when only "
+        "normal_rating_set is given",
+    )
     vm_min_pu: float = Field(0.95, gt=0.5, lt=1.5, description="N-0 minimum voltage; ATC facility rating criteria")
     vm_max_pu: float = Field(1.05, gt=0.5, lt=1.5, description="N-0 maximum voltage; ATC facility rating criteria")
     post_contingency_vm_min_pu: float = Field(0.90, gt=0.5, lt=1.5, description="post-contingency minimum voltage; ATC criteria")

@@ -3,6 +3,8 @@ and merged, gives the result of the undivided study."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import io
 import itertools
 import random
@@ -11,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from grid_models.errors import InternalError, PlanMismatchError, StudyCanceled
+from grid_models.errors import InternalError, PlanMismatchError, StudyCanceled, StudySpecError
 from grid_models.grid import Grid
 from grid_models.pipeline import (
     Part,
@@ -208,3 +210,22 @@ def test_the_hosting_search_is_not_deferred_when_the_slices_need_it(catalog_grid
     plan = plan_study(SPRINGFIELD, catalog_grid("activsg200"), progress=quiet, hosting=False)
     assert plan.hosting is not None
     assert plan.hosting_n1
+
+
+def test_the_criteria_choose_the_rating_sets_the_plan_uses(catalog_grid: Callable[[str], Grid]) -> None:
+    catalog = catalog_grid("activsg200")  # RATE_B and RATE_C are empty in the file: give them values
+    net = copy.deepcopy(catalog.net)
+    for table in (net.line, net.trafo):
+        table["rating_set_2_mva"] = table.rating_set_1_mva * 1.1
+        table["rating_set_3_mva"] = table.rating_set_1_mva * 1.2
+    grid = dataclasses.replace(catalog, net=net)
+    spec = SPRINGFIELD.model_copy(
+        update={"criteria": SPRINGFIELD.criteria.model_copy(update={"normal_rating_set": 2, "emergency_rating_set": 3})}
+    )
+    plan = plan_study(spec, grid, progress=quiet)
+    rate_a = np.concatenate([net.line.rate_a_mva, net.trafo.rate_a_mva])
+    np.testing.assert_allclose(plan.prepared.rate_normal_mva, rate_a * 1.1)
+    np.testing.assert_allclose(plan.prepared.rate_emergency_mva, rate_a * 1.2)
+    bad = SPRINGFIELD.model_copy(update={"criteria": SPRINGFIELD.criteria.model_copy(update={"emergency_rating_set": 7})})
+    with pytest.raises(StudySpecError, match="no rating set 7"):
+        plan_study(bad, grid, progress=quiet)

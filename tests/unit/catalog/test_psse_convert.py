@@ -204,3 +204,26 @@ def test_the_activsg_cases_round_trip_through_raw_with_the_same_admittance_matri
     assert raw_y.shape == mat_y.shape
     assert abs(raw_y - mat_y).max() <= 1e-9 * abs(mat_y).max()
     np.testing.assert_allclose(nets[0].res_bus.vm_pu.to_numpy(), nets[1].res_bus.vm_pu.to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_every_rating_set_is_kept_and_criteria_choose_the_normal_and_emergency_ones() -> None:
+    from grid_models.errors import StudySpecError
+    from grid_models.solver.network import RatingChoice, prepare_network
+
+    text = (CASES / "hand_v34.raw").read_text().replace("500.00,  550.00,  600.00, 0.0,", "500.00,  550.00,  600.00, 650.0,")
+    net = load_upload(text.encode(), grid_id="v34", filename="hand_v34.raw").net
+    line = net.line.index[net.line.name == "branch 1"][0]
+    assert [net.line.at[line, f"rating_set_{k}_mva"] for k in (1, 2, 3, 4)] == [500.0, 550.0, 600.0, 650.0]
+    assert np.isnan(net.line.at[line, "rating_set_12_mva"])
+
+    def ratings(choice: RatingChoice) -> tuple[float, float]:
+        prepared = prepare_network(net, ratings=choice)
+        return float(prepared.rate_normal_mva[line]), float(prepared.rate_emergency_mva[line])
+
+    assert ratings(RatingChoice()) == (500.0, 550.0)  # RATE1 normal, RATE2 emergency
+    assert ratings(RatingChoice(normal=2, emergency=4)) == (550.0, 650.0)
+    assert ratings(RatingChoice(normal=3)) == (600.0, 600.0)  # only the normal set chosen: it is the emergency one too
+    assert ratings(RatingChoice(emergency=5)) == (500.0, 500.0)  # set 5 is empty here: the normal rating stands
+    mat = load_upload(catalog_file("activsg200").read_bytes(), grid_id="m", filename="activsg200.m").net
+    with pytest.raises(StudySpecError, match="no rating set 4"):
+        prepare_network(mat, ratings=RatingChoice(emergency=4))
