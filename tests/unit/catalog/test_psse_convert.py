@@ -155,11 +155,14 @@ def test_a_raw_three_winding_transformer_is_one_contingency_and_its_star_is_not_
     assert not monitored_buses(prepared, Criteria(monitored_min_kv=0)).any(where=prepared.bus_is_star)
 
 
-def test_the_hand_made_v34_case_against_hand_calculations() -> None:
-    """v34's twelve ratings per branch and winding, a system switching device section, remote
-    regulation, an out-of-service load, branch and bus, areas, zones and owners with quoted names."""
-    raw = parse_raw_text((CASES / "hand_v34.raw").read_text())
-    assert (raw.version, raw.warnings) == (34, [])
+@pytest.mark.parametrize(("name", "version"), [("hand_v34.raw", 34), ("hand_v35_full.raw", 35)])
+def test_the_hand_made_v34_and_v35_cases_against_hand_calculations(name: str, version: int) -> None:
+    """Twelve ratings per branch and winding, a system switching device section, remote
+    regulation, an out-of-service load, branch and bus, areas, zones and owners with quoted names,
+    a three-winding transformer, a switched shunt and a DC line; v35 adds the column-header line,
+    system-wide data, the generator's NREG, the winding's NODE and the switched shunt's ID and NREG."""
+    raw = parse_raw_text((CASES / name).read_text())
+    assert (raw.version, raw.warnings) == (version, [])
     assert [len(raw.records(name)) for name in ("area", "zone", "owner", "switched_shunt", "two_terminal_dc")] == [2, 2, 2, 1, 1]
     assert [record.lines[0][1] for record in raw.records("zone")] == ["ZONE ONE", "ZONE, TWO"]
     assert [record.lines[0][1] for record in raw.records("owner")] == ["OWNER ONE", 'OWNER "2"']
@@ -175,7 +178,7 @@ def test_the_hand_made_v34_case_against_hand_calculations() -> None:
     legs = case.branch[case.branch[:, 1] == 11]
     np.testing.assert_allclose(legs[:, [2, 3, 5, 6, 7]], [[0.0005, 0.025, 200, 220, 250]] * 3)
     assert conversion.remote_regulation == [0]
-    grid = load_upload((CASES / "hand_v34.raw").read_bytes(), grid_id="v34", filename="hand_v34.raw")
+    grid = load_upload((CASES / name).read_bytes(), grid_id="hand", filename=name)
     net = grid.net
     pp.runpp(net, init="flat", tolerance_mva=1e-9)
     assert net.converged
