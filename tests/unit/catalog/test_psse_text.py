@@ -13,9 +13,7 @@ from grid_models.errors import GridValidationError
 
 CASES = Path(__file__).parents[2] / "cases" / "psse"
 V33 = (CASES / "hand_v33.raw").read_text()  # every section, 2- and 3-winding transformers, a DC line, bare 0s
-V35 = (
-    CASES / "hand_v35.raw"
-).read_text()  # @! headers, system-wide data, switching device, impedance tables
+V35 = (CASES / "hand_v35.raw").read_text()  # @! headers, system-wide data, switching device, impedance tables
 
 
 @pytest.mark.parametrize(
