@@ -98,6 +98,11 @@ def main() -> None:
         print(f"{'submit-to-start latency, idle fleet (median of 5)':52} {statistics.median(start_latency):10.3f} s  <= 0.5 s")
         overhead = statistics.median(service) - direct
         print(f"{'service overhead vs run_study in-process (median)':52} {overhead:10.3f} s  <= 1 s  (run_study {direct:.3f} s)")
+        done = client.submit(_spec(90.0))
+        client.wait(done["id"], poll_s=0.05)
+        for connections in (4, 16):  # the same polling on an idle fleet: what the busy workers add
+            rps, p99 = _wrk(f"http://{settings.host}:{settings.port}/v1/studies/{done['id']}", key, connections=connections)
+            print(f"{f'status polling, idle fleet, {connections} conn':52} {rps:8.0f} r/s  p99 {p99:6.1f} ms")
         for threads in (2, 1):  # the batch N-1 solver of the busy studies uses 2 threads (both cores) or 1
             busy = []
             for number in range(2):  # both workers busy

@@ -15,11 +15,21 @@ from impact_service.store.db import session_factory
 from impact_service.store.models import Tenant
 from impact_service.store.repository import tenant_for_key
 
-__all__ = ["SessionDep", "SettingsDep", "TenantDep", "get_app_settings", "get_session", "get_tenant"]
+__all__ = [
+    "ApiKeyHeader",
+    "BearerHeader",
+    "SessionDep",
+    "SettingsDep",
+    "TenantDep",
+    "get_app_settings",
+    "get_session",
+    "get_tenant",
+    "tenant_of",
+]
 
 
-def get_app_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
+async def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with (async: no trip to the thread pool for a lookup)."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -60,12 +70,16 @@ def _tenant_for(session: Session, key: str) -> Tenant | None:
     return tenant
 
 
-def get_tenant(
-    session: SessionDep,
-    x_api_key: Annotated[str | None, Header(description="API key")] = None,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Tenant:
-    """The tenant of the API key in ``X-API-Key`` (or ``Authorization: Bearer``)."""
+ApiKeyHeader = Annotated[str | None, Header(description="API key")]
+BearerHeader = Annotated[str | None, Header(include_in_schema=False)]
+
+
+def tenant_of(session: Session, *, x_api_key: str | None, authorization: str | None) -> Tenant:
+    """The tenant of the API key in ``X-API-Key`` (or ``Authorization: Bearer``).
+
+    Raises:
+        Unauthorized: no key, or a key that is unknown or revoked.
+    """
     key = x_api_key
     if not key and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
@@ -75,6 +89,11 @@ def get_tenant(
     if tenant is None:
         raise Unauthorized("unknown or revoked API key")
     return tenant
+
+
+def get_tenant(session: SessionDep, x_api_key: ApiKeyHeader = None, authorization: BearerHeader = None) -> Tenant:
+    """The tenant of the API key in ``X-API-Key`` (or ``Authorization: Bearer``)."""
+    return tenant_of(session, x_api_key=x_api_key, authorization=authorization)
 
 
 TenantDep = Annotated[Tenant, Depends(get_tenant)]
