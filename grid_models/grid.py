@@ -6,13 +6,33 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pandapower as pp
+import pandas as pd
 
-__all__ = ["TRAFO3W_COLUMN", "Grid", "rating_set_column"]
+__all__ = ["TRAFO3W_COLUMN", "Grid", "rating_set_column", "star_bus_ids"]
 
 # Column of a net's line and trafo tables naming the three-winding transformer (0-based) a branch
 # is a leg of (-1, or no column: none). Uploads turn each three-winding transformer into three
 # two-winding ones around a star bus; the engine outages the legs together, as one contingency.
 TRAFO3W_COLUMN = "trafo3w"
+
+
+def star_bus_ids(net: pp.pandapowerNet) -> set[int]:
+    """The star buses of a net's three-winding transformers (see :data:`TRAFO3W_COLUMN`): the bus
+    every leg of one transformer shares. Nodes of the transformer's model, not of the grid."""
+    ends = []
+    for table, columns in ((net.line, ("from_bus", "to_bus")), (net.trafo, ("hv_bus", "lv_bus"))):
+        if TRAFO3W_COLUMN in table.columns:
+            legs = table[table[TRAFO3W_COLUMN].fillna(-1) >= 0]
+            ends += [
+                pd.DataFrame({"group": legs[TRAFO3W_COLUMN].to_numpy(), "bus": legs[column].to_numpy()}) for column in columns
+            ]
+    if not ends:
+        return set()
+    pairs = pd.concat(ends)
+    legs_per_group = pairs.groupby("group").size() // 2
+    touches = pairs.groupby(["group", "bus"]).size().reset_index(name="touches")
+    shared = touches[(touches.touches == touches.group.map(legs_per_group)) & (touches.group.map(legs_per_group) > 1)]
+    return {int(bus) for bus in shared.bus}
 
 
 def rating_set_column(number: int) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from grid_models.errors import BusNotFoundError, StudySpecError
-from grid_models.grid import Grid
+from grid_models.grid import TRAFO3W_COLUMN, Grid, star_bus_ids
 
 __all__ = ["BusInfo", "FuelCapacity", "GridSummary", "VoltageLevel", "find_buses", "grid_index", "resolve_bus", "summarize_grid"]
 
@@ -54,7 +54,11 @@ class GridSummary(BaseModel):
     checksum: str
     buses: int
     lines: int
-    transformers: int
+    transformers: int = Field(description="two-winding transformers")
+    three_winding_transformers: int = Field(
+        description="three-winding transformers (each modelled as three two-winding ones around a star bus)"
+    )
+    star_buses: int = Field(description="the star buses of the three-winding transformers (not counted in buses)")
     generators: int
     loads: int
     shunts: int
@@ -84,20 +88,29 @@ def summarize_grid(grid: Grid) -> GridSummary:
     if len(ext):  # the engine models each as a slack generator of fuel "external"
         pmax = ext["max_p_mw"].fillna(0).sum() if "max_p_mw" in ext.columns else 0.0
         by_fuel.append(FuelCapacity(fuel="external", units=len(ext), p_mw=0.0, pmax_mw=float(pmax)))
+    stars = star_bus_ids(net)
+    bus = net.bus.drop(index=list(stars))
     line_kv = net.bus.vn_kv.loc[net.line.from_bus]
     levels = [
-        VoltageLevel(vn_kv=float(kv), buses=int((net.bus.vn_kv == kv).sum()), lines=int((line_kv == kv).sum()))
-        for kv in sorted(net.bus.vn_kv.unique(), reverse=True)
+        VoltageLevel(vn_kv=float(kv), buses=int((bus.vn_kv == kv).sum()), lines=int((line_kv == kv).sum()))
+        for kv in sorted(bus.vn_kv.unique(), reverse=True)
     ]
+    legs = (
+        net.trafo[TRAFO3W_COLUMN].fillna(-1) >= 0
+        if TRAFO3W_COLUMN in net.trafo.columns
+        else pd.Series(False, index=net.trafo.index)
+    )
     load = net.load[net.load.in_service.astype(bool)]
     return GridSummary(
         grid_id=grid.grid_id,
         title=grid.title,
         source=grid.source,
         checksum=grid.checksum,
-        buses=len(net.bus),
+        buses=len(bus),
         lines=len(net.line),
-        transformers=len(net.trafo),
+        transformers=int((~legs).sum()),
+        three_winding_transformers=int(net.trafo.loc[legs, TRAFO3W_COLUMN].nunique()) if legs.any() else 0,
+        star_buses=len(stars),
         generators=len(gen),
         loads=len(load),
         shunts=len(net.shunt),

@@ -26,7 +26,7 @@ import pandapower.toolbox as pp_toolbox
 import pandas as pd
 
 from grid_models.errors import GridValidationError, StudySpecError, ValidationIssue
-from grid_models.grid import TRAFO3W_COLUMN, rating_set_column
+from grid_models.grid import TRAFO3W_COLUMN, rating_set_column, star_bus_ids
 
 __all__ = ["FACILITY_LOAD_NAME", "PreparedNetwork", "RatingChoice", "group_reactive_limits", "prepare_network"]
 
@@ -231,24 +231,6 @@ def _branch_arrays(net: pp.pandapowerNet, positions: pd.Series, ratings: RatingC
     }
 
 
-def _star_buses(branches: dict[str, object], n_bus: int) -> BoolArray:
-    """The bus every leg of a three-winding transformer shares: its star point."""
-    group, start, end = branches["branch_group"], branches["branch_from"], branches["branch_to"]
-    assert isinstance(group, np.ndarray)
-    assert isinstance(start, np.ndarray)
-    assert isinstance(end, np.ndarray)
-    star = np.zeros(n_bus, dtype=np.bool_)
-    legs = np.flatnonzero(group >= 0)
-    if len(legs) == 0:
-        return star
-    keys = np.concatenate([group[legs] * n_bus + start[legs], group[legs] * n_bus + end[legs]])
-    pairs, touches = np.unique(keys, return_counts=True)
-    legs_per_group = np.bincount(group[legs])
-    shared = (touches == legs_per_group[pairs // n_bus]) & (legs_per_group[pairs // n_bus] > 1)
-    star[pairs[shared] % n_bus] = True
-    return star
-
-
 def _groups(gen: pd.DataFrame, gen_bus: IntArray) -> dict[str, object]:
     group_bus, gen_group = np.unique(gen_bus, return_inverse=True)
     qmin = np.bincount(gen_group, weights=gen.min_q_mvar.to_numpy(dtype=np.float64, na_value=-1e9))
@@ -358,7 +340,7 @@ def prepare_network(net: pp.pandapowerNet, *, ratings: RatingChoice | None = Non
     gen_bus = positions.loc[gen.bus].to_numpy().astype(np.int64)
     groups = _groups(gen, gen_bus)
     branches = _branch_arrays(work, positions, ratings or RatingChoice())
-    branches["bus_is_star"] = _star_buses(branches, len(bus_ids))
+    branches["bus_is_star"] = np.isin(bus_ids, list(star_bus_ids(net)))
     pp_toolbox.reindex_buses(work, dict(zip(bus_ids.tolist(), range(len(bus_ids)), strict=True)))
     group_bus = groups["group_bus"]
     assert isinstance(group_bus, np.ndarray)

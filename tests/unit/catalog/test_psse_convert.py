@@ -230,3 +230,11 @@ def test_every_rating_set_is_kept_and_criteria_choose_the_normal_and_emergency_o
     mat = load_upload(catalog_file("activsg200").read_bytes(), grid_id="m", filename="activsg200.m").net
     with pytest.raises(StudySpecError, match="no rating set 4"):
         prepare_network(mat, ratings=RatingChoice(emergency=4))
+
+
+def test_a_raw_upload_summary_keeps_the_star_bus_out_of_the_voltage_levels() -> None:
+    from grid_models.catalog.summary import summarize_grid
+
+    summary = summarize_grid(load_upload((CASES / "hand_v33.raw").read_bytes(), grid_id="hand", filename="hand_v33.raw"))
+    assert (summary.buses, summary.star_buses, summary.transformers, summary.three_winding_transformers) == (4, 1, 1, 1)
+    assert 1.0 not in [level.vn_kv for level in summary.voltage_levels]  # the star bus's 1 kV base

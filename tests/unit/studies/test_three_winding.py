@@ -200,3 +200,12 @@ def test_bad_three_winding_transformers_are_listed() -> None:
         _upload(net)
     fields = {(issue.field, tuple(issue.ids or ())) for issue in refused.value.issues}
     assert fields == {("vk_mv_percent", (1,)), ("vn_mv_kv", (0,)), ("tap_changer_type", (1,))}
+
+
+def test_the_upload_summary_counts_three_winding_transformers_and_keeps_star_buses_apart() -> None:
+    from grid_models.catalog.summary import summarize_grid
+
+    summary = summarize_grid(_upload(_net()))
+    assert (summary.buses, summary.star_buses) == (6, 2)
+    assert (summary.transformers, summary.three_winding_transformers) == (0, 2)
+    assert sorted(level.vn_kv for level in summary.voltage_levels) == [10.0, 20.0, 110.0]
