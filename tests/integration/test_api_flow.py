@@ -218,6 +218,12 @@ def test_a_pss_e_raw_upload_runs_the_same_study_as_its_matpower_case(tenants: Te
     )
     assert bad.status_code == 422
     assert "versions 33, 34 and 35" in bad.json()["error"]["message"]
+    hand = (Path(__file__).parents[1] / "cases" / "psse" / "hand_v33.raw").read_text()
+    hand = hand.replace("345.0000,3,   1,   1,   1,1.02000", "345.0000,3,   1,   1,   1,1.0x000")  # line 4: VM
+    hand = hand.replace("    3,'1 ',1,     0.000,    20.000", "    9,'1 ',1,     0.000,    20.000")  # line 11: no bus 9
+    broken = tenants.a.http.post("/v1/grids", files={"file": ("hand.raw", hand.encode(), "text/plain")})
+    assert broken.status_code == 422
+    assert {"line 4", "line 11"} <= {detail["field"] for detail in broken.json()["error"]["details"]}
 
 
 def test_expected_errors_are_4xx_with_a_message(tenants: Tenants) -> None:
