@@ -221,8 +221,9 @@ class LightSimBackend:
         self.grid.change_p_load(load, point.facility_p_mw if point.facility_bus >= 0 else 0.0)
         self.grid.change_q_load(load, point.facility_q_mvar if point.facility_bus >= 0 else 0.0)
 
-    def _isolated_copy(self, cut_off: np.ndarray) -> Any:
-        """A copy of the grid with every element on the buses in ``cut_off`` switched off."""
+    def _isolated_copy(self, cut_off: np.ndarray, point: OperatingPoint) -> Any:
+        """A copy of the grid with every element on the buses in ``cut_off`` switched off (the
+        facility's load too when the outage cuts its bus off: the net's table has it at bus 0)."""
         prep, grid = self.prepared, self.grid.copy()
         net = prep.net
         for table, switch_off in (
@@ -232,6 +233,8 @@ class LightSimBackend:
         ):
             for index in np.flatnonzero(cut_off[net[table].bus.to_numpy()]):
                 switch_off(int(index))
+        if point.facility_bus >= 0 and cut_off[point.facility_bus]:
+            grid.deactivate_load(int(prep.facility_load))
         for gen in np.flatnonzero(cut_off[prep.gen_bus]):
             grid.deactivate_gen(int(gen))
         for position in np.flatnonzero(cut_off[prep.branch_from] | cut_off[prep.branch_to]):
@@ -262,7 +265,7 @@ class LightSimBackend:
         cut_off = self.islands.islanded(point.branch_out) if point.branch_out else None
         grid = self.grid
         if cut_off is not None and cut_off.any():
-            grid = self._isolated_copy(cut_off)
+            grid = self._isolated_copy(cut_off, point)
         start = self._start(grid, v_init)
         v, iterations = self._ac_pf(grid, start)
         if len(v) == 0:

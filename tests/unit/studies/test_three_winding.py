@@ -209,3 +209,40 @@ def test_the_upload_summary_counts_three_winding_transformers_and_keeps_star_bus
     assert (summary.buses, summary.star_buses) == (6, 2)
     assert (summary.transformers, summary.three_winding_transformers) == (0, 2)
     assert sorted(level.vn_kv for level in summary.voltage_levels) == [10.0, 20.0, 110.0]
+
+
+def test_an_outage_that_cuts_the_site_off_is_solved_without_the_facility_on_both_paths() -> None:
+    """The facility at LV2, behind T2: T2's outage cuts the site off. The one-by-one path used to
+    leave the facility's load on the dead bus and report no AC solution; it now agrees with the batch."""
+    from grid_models.facility import FacilityParameters, StageSpec, stage_load
+    from grid_models.studies.n1.table import Contingency
+    from grid_models.studies.power_flow import solve_stage
+
+    prepared = prepare_network(_upload(_net(tie=False)).net)
+    backend = LightSimBackend(prepared, SETTINGS)
+    poi = prepared.bus_position(5)
+    base = solve_base_case(backend, poi=poi, initial=InitialVoltage.AUTO, settings=SETTINGS)
+    context = dispatch_context(prepared, base, DispatchOptions())
+    load = stage_load(StageSpec(mw=5), FacilityParameters(power_factor=0.98), index=1)
+    stage = solve_stage(backend, index=1, load=load, previous=base, context=context, settings=SETTINGS)
+    three = next(
+        c for c in build_contingencies(prepared, StudyArea.whole_grid(prepared), ContingencyOptions()) if c.label == "trafo3w 1"
+    )
+    hv_leg = Contingency("trafo", three.position, 0, "T2 (hv)")  # one leg: a single-branch outage the batch can solve
+    tables = [
+        run_contingencies(
+            backend,
+            stage=stage,
+            contingencies=outages,
+            eligible=context.eligible,
+            options=ContingencyOptions(),
+            settings=SETTINGS,
+            batch=batch,
+        )
+        for outages, batch in (([three], False), ([hv_leg], True), ([hv_leg], False))
+    ]
+    for table in tables:
+        assert table.converged[0]
+        assert table.islanded_load_mw[0] == pytest.approx(30.0 + 5.0)  # MV2 and LV2's loads and the facility
+    np.testing.assert_allclose(tables[1].vm_pu[0], tables[2].vm_pu[0], rtol=0, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(tables[0].vm_pu[0, :6], tables[2].vm_pu[0, :6], rtol=0, atol=1e-6, equal_nan=True)
