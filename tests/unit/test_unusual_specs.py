@@ -61,13 +61,43 @@ def test_a_nose_beyond_the_search_is_not_reported_as_one(catalog_grid: Callable[
     assert all(limit.criterion.value != "voltage_collapse" for limit in quiet.hosting_capacity.limits)
 
 
-def test_an_n1_limit_bound_by_an_unsolvable_outage_says_so(catalog_grid: Callable[[str], Grid]) -> None:
+def test_an_n1_limit_bound_by_an_unsolvable_outage_says_so() -> None:
+    """A site fed by two long 110 kV lines (ratings far above any flow): without one of them the
+    other carries half the power a voltage collapse allows, so the N-1 limit is the outage with no
+    AC solution, at half the N-0 one (hand check: the nose of one line is half that of two)."""
+    net = pp.create_empty_network(sn_mva=100)
+    source, site, town = (pp.create_bus(net, 110, name=name) for name in ("SOURCE", "SITE", "TOWN"))
+    pp.create_ext_grid(net, source, vm_pu=1.0)
+    for start, end, km in ((source, site, 80), (source, site, 80), (source, town, 20)):
+        pp.create_line_from_parameters(net, start, end, km, r_ohm_per_km=0.05, x_ohm_per_km=0.4, c_nf_per_km=9, max_i_ka=5.0)
+    pp.create_load(net, town, 20, 5)
+    grid = load_upload(pp.to_json(net).encode(), grid_id="weak", filename="weak.json")
+    low = {"vm_min_pu": 0.51, "post_contingency_vm_min_pu": 0.51}  # no voltage limit binds first
+    spec = StudySpec.model_validate(
+        {
+            "grid": {"upload_id": "weak"},
+            "site": {"bus_name": "SITE"},
+            "stages": [{"mw": 10}],
+            "criteria": low,
+            "analyses": {"hosting_capacity": {"max_mw": 600, "resolution_mw": 5}},
+        }
+    )
+    result = run_study(spec, grid)
+    n0, n1 = (next(limit for limit in result.hosting_capacity.limits if limit.criterion.value == name) for name in ("n0", "n1"))
+    assert n1.binding_kind == "no_solution"
+    assert n1.binding_outage in ("line 0", "line 1")
+    assert n1.max_mw == pytest.approx(n0.max_mw / 2, rel=0.05)  # type: ignore[operator]
+    assert f"(no AC solution after the outage of {n1.binding_outage})" in _hosting_texts(result)[0]
+
+
+def test_an_outage_that_cuts_the_site_off_does_not_bind_the_n1_limit(catalog_grid: Callable[[str], Grid]) -> None:
+    """Bus 189 hangs on transformer 63 alone: its outage disconnects the campus (a load loss, not a
+    grid without solution; it used to read "no AC solution after the outage of trafo 63")."""
     spec = _spec(site={"bus": 189}, analyses={"hosting_capacity": {"max_mw": 1500, "resolution_mw": 5}})
     result = run_study(spec, catalog_grid("activsg200"))
     n1 = next(limit for limit in result.hosting_capacity.limits if limit.criterion.value == "n1")
-    assert n1.binding_kind == "no_solution"
-    assert n1.binding_outage
-    assert f"(no AC solution after the outage of {n1.binding_outage})" in _hosting_texts(result)[0]
+    assert n1.binding_outage != "trafo 63"
+    assert n1.binding_kind == "thermal"
 
 
 def test_a_limit_that_fails_at_the_first_step_is_reported_as_exceeded() -> None:
