@@ -23,71 +23,11 @@ import pandapower as pp
 import pandas as pd
 from pandapower.build_branch import _trafo_df_from_trafo3w
 
+from grid_models.catalog.validation import TRAFO3W_SIDES, validate_trafo3w
 from grid_models.errors import GridValidationError, ValidationIssue
 from grid_models.grid import TRAFO3W_COLUMN
 
-__all__ = ["trafo3w_issues", "trafo3w_to_star"]
-
-_SIDES = ("hv", "mv", "lv")
-_FINITE = tuple(f"{name}_{side}_{unit}" for side in _SIDES for name, unit in (("sn", "mva"), ("vn", "kv"))) + tuple(
-    f"{name}_{side}_percent" for side in _SIDES for name in ("vk", "vkr")
-)
-_MAX_IDS = 20
-
-
-def _issue(field: str, ids: pd.Index, message: str) -> list[ValidationIssue]:
-    if len(ids) == 0:
-        return []
-    return [ValidationIssue(element="trafo3w", field=field, ids=[int(i) for i in ids[:_MAX_IDS]], message=message)]
-
-
-def trafo3w_issues(net: pp.pandapowerNet) -> list[ValidationIssue]:
-    """What stops the conversion: windings at buses that do not exist, missing or non-finite
-    ratings, voltages and short-circuit voltages, zero ratings or short-circuit voltages."""
-    table = net.trafo3w
-    issues: list[ValidationIssue] = []
-    for side in _SIDES:
-        column = f"{side}_bus"
-        missing = table.index[~table[column].isin(net.bus.index)]
-        issues += _issue(column, missing, f"trafo3w.{column} names a bus that is not in the bus table; fix the id or add the bus")
-    for column in _FINITE:
-        if column not in table.columns:
-            issues.append(ValidationIssue(element="trafo3w", field=column, message=f"trafo3w has no '{column}' column; add it"))
-            continue
-        values = pd.to_numeric(table[column], errors="coerce")
-        issues += _issue(column, table.index[~np.isfinite(values)], f"trafo3w.{column} must be a finite number")
-    if issues:
-        return issues
-    for side in _SIDES:
-        issues += _issue(f"sn_{side}_mva", table.index[~(table[f"sn_{side}_mva"] > 0)], "rated power must be > 0 MVA")
-        issues += _issue(f"vn_{side}_kv", table.index[~(table[f"vn_{side}_kv"] > 0)], "rated voltage must be > 0 kV")
-        zero = table.index[table[f"vk_{side}_percent"] == 0]
-        issues += _issue(f"vk_{side}_percent", zero, "short-circuit voltage must not be 0 %")
-        bus_kv = net.bus.vn_kv.reindex(table[f"{side}_bus"]).to_numpy(dtype=np.float64)
-        off = table.index[~np.isclose(table[f"vn_{side}_kv"].to_numpy(dtype=np.float64), bus_kv, rtol=1e-3)]
-        issues += _issue(
-            f"vn_{side}_kv",
-            off,
-            "rated voltage differs from the bus's nominal voltage (an off-nominal ratio the engine's solver would model "
-            "differently): set it to the bus voltage and express the ratio with the tap changer",
-        )
-    return issues + _untyped_taps(table)
-
-
-def _untyped_taps(table: pd.DataFrame) -> list[ValidationIssue]:
-    """A tap position without a tap changer type: pandapower ignores it, lightsim2grid would not."""
-    if not {"tap_changer_type", "tap_pos"} <= set(table.columns):
-        return []
-    kind = table.tap_changer_type.astype(str).str.strip().str.lower()
-    position = pd.to_numeric(table.tap_pos, errors="coerce")
-    neutral = pd.to_numeric(table.get("tap_neutral", pd.Series(0.0, index=table.index)), errors="coerce").fillna(0.0)
-    untyped = kind.isin(["nan", "none", "<na>", ""]) & position.notna() & (position != neutral)
-    return _issue(
-        "tap_changer_type",
-        table.index[untyped],
-        "tap_pos is set but tap_changer_type is empty (pandapower ignores the tap): set tap_changer_type to 'Ratio' "
-        "or tap_pos to tap_neutral",
-    )
+__all__ = ["trafo3w_to_star"]
 
 
 def _star_buses(net: pp.pandapowerNet) -> pd.Index:
@@ -124,11 +64,11 @@ def _legs(net: pp.pandapowerNet, stars: pd.Index) -> pd.DataFrame:
     t3 = net.trafo3w
     legs["name"] = [
         f"{name if isinstance(name, str) and name else f'trafo3w {index}'} ({side})"
-        for side in _SIDES
+        for side in TRAFO3W_SIDES
         for index, name in zip(t3.index, t3.name, strict=True)
     ]
     legs["std_type"] = None
-    legs[TRAFO3W_COLUMN] = np.tile(t3.index.to_numpy(dtype=np.int64), len(_SIDES))
+    legs[TRAFO3W_COLUMN] = np.tile(t3.index.to_numpy(dtype=np.int64), len(TRAFO3W_SIDES))
     return legs
 
 
@@ -137,11 +77,11 @@ def trafo3w_to_star(net: pp.pandapowerNet) -> tuple[pp.pandapowerNet, str | None
     the module doc), and a note saying so (None when the net has none).
 
     Raises:
-        GridValidationError: :func:`trafo3w_issues` found problems.
+        GridValidationError: :func:`grid_models.catalog.validation.validate_trafo3w` found problems.
     """
     if "trafo3w" not in net or len(net.trafo3w) == 0:
         return net, None
-    issues = trafo3w_issues(net)
+    issues = validate_trafo3w(net)
     if issues:
         raise GridValidationError(issues, f"the trafo3w table has {len(issues)} problem(s)")
     work = copy.deepcopy(net)

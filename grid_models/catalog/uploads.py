@@ -1,4 +1,4 @@
-"""Read user-supplied grids: pandapower JSON, MATPOWER ``.m`` text and PSS/E RAW (version 33).
+"""Read user-supplied grids: pandapower JSON, MATPOWER ``.m`` text and PSS/E RAW (versions 33-35).
 
 Nothing in an upload is executed. ``pandapower.from_json`` is not used on uploads because its
 decoder imports modules and instantiates classes named in the file; this reader takes only the

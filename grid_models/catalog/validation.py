@@ -8,6 +8,7 @@ reference machine. Each message says how to fix the problem.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandapower as pp
 import pandas as pd
 from scipy.sparse import coo_matrix
@@ -16,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 from grid_models.catalog.matpower_text import MatpowerCase
 from grid_models.errors import ValidationIssue
 
-__all__ = ["MAX_BUSES", "SUPPORTED_ELEMENTS", "validate_matpower_case", "validate_net"]
+__all__ = ["MAX_BUSES", "SUPPORTED_ELEMENTS", "TRAFO3W_SIDES", "validate_matpower_case", "validate_net", "validate_trafo3w"]
 
 MAX_BUSES = 100_000
 SUPPORTED_ELEMENTS = ("bus", "load", "sgen", "gen", "ext_grid", "line", "trafo", "trafo3w", "shunt", "poly_cost")
@@ -33,18 +34,23 @@ def _issue(element: str, field: str, bad: pd.Index | np.ndarray, message: str) -
     return [ValidationIssue(element=element, field=field, ids=_ids(bad), message=f"{len(bad)} rows: {message}")]
 
 
-def _references(net: pp.pandapowerNet) -> list[ValidationIssue]:
+_BUS_REFERENCES = (
+    ("load", ("bus",)),
+    ("sgen", ("bus",)),
+    ("gen", ("bus",)),
+    ("ext_grid", ("bus",)),
+    ("shunt", ("bus",)),
+    ("line", ("from_bus", "to_bus")),
+    ("trafo", ("hv_bus", "lv_bus")),
+)
+
+
+def _references(
+    net: pp.pandapowerNet, tables: tuple[tuple[str, tuple[str, ...]], ...] = _BUS_REFERENCES
+) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
     buses = net.bus.index
-    for element, columns in (
-        ("load", ("bus",)),
-        ("sgen", ("bus",)),
-        ("gen", ("bus",)),
-        ("ext_grid", ("bus",)),
-        ("shunt", ("bus",)),
-        ("line", ("from_bus", "to_bus")),
-        ("trafo", ("hv_bus", "lv_bus")),
-    ):
+    for element, columns in tables:
         table = net[element]
         for column in columns:
             bad = table.index[~table[column].isin(buses)]
@@ -69,6 +75,30 @@ def _finite(table: pd.DataFrame, element: str, columns: tuple[str, ...]) -> list
     return issues
 
 
+def _off_nominal(net: pp.pandapowerNet, table: pd.DataFrame, rated: str, bus: str) -> npt.NDArray[np.bool_]:
+    """Rows whose rated voltage ``rated`` differs from the nominal voltage of the bus in ``bus``."""
+    bus_kv = net.bus.vn_kv.reindex(table[bus]).to_numpy(float)
+    return np.asarray(~np.isclose(table[rated].to_numpy(float), bus_kv, rtol=1e-3), dtype=np.bool_)
+
+
+def _untyped_taps(table: pd.DataFrame, element: str) -> list[ValidationIssue]:
+    """A tap position without a tap changer type: pandapower ignores the tap, lightsim2grid would
+    not. Empty is null, or the text pandapower's three-winding constructor leaves ('nan')."""
+    if not {"tap_changer_type", "tap_pos"} <= set(table.columns):
+        return []
+    position = pd.to_numeric(table.tap_pos, errors="coerce")
+    neutral = pd.to_numeric(table.get("tap_neutral", pd.Series(0.0, index=table.index)), errors="coerce").fillna(0.0)
+    kind = table.tap_changer_type
+    empty = kind.isna() | kind.astype(str).str.strip().str.lower().isin(["nan", "none", "<na>", ""])
+    return _issue(
+        element,
+        "tap_changer_type",
+        table.index[empty & position.notna() & (position != neutral)],
+        "tap_pos is set but tap_changer_type is empty (pandapower ignores the tap): set tap_changer_type to 'Ratio' "
+        "or tap_pos to tap_neutral",
+    )
+
+
 def _transformer_ratios(net: pp.pandapowerNet) -> list[ValidationIssue]:
     """Ratios the engine would model differently from pandapower: rated voltages other than the
     buses' nominal ones (lightsim2grid's converter lands ~0.015 pu off pandapower on case14 with a
@@ -76,28 +106,47 @@ def _transformer_ratios(net: pp.pandapowerNet) -> list[ValidationIssue]:
     trafo = net.trafo
     if len(trafo) == 0:
         return []
-    vn = net.bus.vn_kv
-    off_hv = ~np.isclose(trafo.vn_hv_kv.to_numpy(float), vn.reindex(trafo.hv_bus).to_numpy(float), rtol=1e-3)
-    off_lv = ~np.isclose(trafo.vn_lv_kv.to_numpy(float), vn.reindex(trafo.lv_bus).to_numpy(float), rtol=1e-3)
     issues = _issue(
         "trafo",
         "vn_hv_kv",
-        trafo.index[off_hv | off_lv],
+        trafo.index[_off_nominal(net, trafo, "vn_hv_kv", "hv_bus") | _off_nominal(net, trafo, "vn_lv_kv", "lv_bus")],
         "rated voltages differ from the buses' nominal voltages (an off-nominal ratio): set vn_hv_kv and vn_lv_kv to "
         "the bus voltages and express the ratio with the tap changer (tap_changer_type 'Ratio', tap_pos, tap_step_percent)",
     )
-    if {"tap_changer_type", "tap_pos", "tap_neutral"} <= set(trafo.columns):
-        position = pd.to_numeric(trafo.tap_pos, errors="coerce")
-        neutral = pd.to_numeric(trafo.tap_neutral, errors="coerce").fillna(0.0)
-        untyped = trafo.tap_changer_type.isna() & position.notna() & (position != neutral)
+    return issues + _untyped_taps(trafo, "trafo")
+
+
+TRAFO3W_SIDES = ("hv", "mv", "lv")  # the windings of a three-winding transformer
+
+
+def validate_trafo3w(net: pp.pandapowerNet) -> list[ValidationIssue]:
+    """What stops a net's three-winding transformers from becoming two-winding ones: windings at
+    buses that do not exist; missing or non-finite ratings, voltages and short-circuit voltages;
+    zero ratings or short-circuit voltages; rated voltages other than the buses' (as for two-winding
+    transformers) and a tap position without a tap changer type."""
+    table = net.trafo3w
+    columns = tuple(f"{name}_{side}_{unit}" for side in TRAFO3W_SIDES for name, unit in (("sn", "mva"), ("vn", "kv")))
+    columns += tuple(f"{name}_{side}_percent" for side in TRAFO3W_SIDES for name in ("vk", "vkr"))
+    issues = _references(net, (("trafo3w", tuple(f"{side}_bus" for side in TRAFO3W_SIDES)),)) + _finite(table, "trafo3w", columns)
+    if issues:
+        return issues  # the checks below need existing buses and finite numbers
+    for side in TRAFO3W_SIDES:
+        issues += _issue("trafo3w", f"sn_{side}_mva", table.index[~(table[f"sn_{side}_mva"] > 0)], "rated power must be > 0 MVA")
+        issues += _issue("trafo3w", f"vn_{side}_kv", table.index[~(table[f"vn_{side}_kv"] > 0)], "rated voltage must be > 0 kV")
         issues += _issue(
-            "trafo",
-            "tap_changer_type",
-            trafo.index[untyped],
-            "tap_pos is set but tap_changer_type is empty (pandapower ignores the tap): set tap_changer_type to 'Ratio' "
-            "or tap_pos to tap_neutral",
+            "trafo3w",
+            f"vk_{side}_percent",
+            table.index[table[f"vk_{side}_percent"] == 0],
+            "short-circuit voltage must not be 0 %",
         )
-    return issues
+        issues += _issue(
+            "trafo3w",
+            f"vn_{side}_kv",
+            table.index[_off_nominal(net, table, f"vn_{side}_kv", f"{side}_bus")],
+            "rated voltage differs from the bus's nominal voltage (an off-nominal ratio the engine's solver would model "
+            "differently): set it to the bus voltage and express the ratio with the tap changer",
+        )
+    return issues + _untyped_taps(table, "trafo3w")
 
 
 def _physical(net: pp.pandapowerNet) -> list[ValidationIssue]:
@@ -177,7 +226,7 @@ def _reference_machine(net: pp.pandapowerNet) -> list[ValidationIssue]:
     ]
 
 
-_ENGINE_ELEMENTS = ("bus", "load", "sgen", "gen", "ext_grid", "line", "trafo", "shunt")
+_ENGINE_ELEMENTS = tuple(e for e in SUPPORTED_ELEMENTS if e not in ("trafo3w", "poly_cost"))  # what the solvers take
 _ADVICE = {
     "trafo3w": "the study engine takes three-winding transformers as three two-winding ones around a star bus: "
     "convert the net with grid_models.catalog.trafo3w.trafo3w_to_star (uploads are converted this way)",
