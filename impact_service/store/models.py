@@ -119,7 +119,8 @@ class GridUpload(Base):
     format: Mapped[str] = mapped_column(String(20))
     checksum: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # loaded only when read: a worker that has the upload parsed checks ownership without it
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
