@@ -55,7 +55,8 @@ def _run(spec: dict[str, Any], *, workers: int, fanout: bool, cache: Path) -> tu
         study = client.submit(spec)
         final = client.wait(study["id"], poll_s=0.1)
         elapsed = time.perf_counter() - began
-        assert final["status"] == "succeeded", final
+        if final["status"] != "succeeded":
+            raise SystemExit(f"the benchmark study did not succeed: {final}")
         return elapsed, client.result(study["id"])
     finally:
         stack.stop()

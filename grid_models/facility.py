@@ -17,6 +17,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
+from grid_models.errors import InternalError
+
 __all__ = [
     "LENIENT",
     "MAX_STAGE_MW",
@@ -185,8 +187,8 @@ def stage_load(stage: StageSpec, params: FacilityParameters, *, index: int) -> S
     if stage.mw is not None:
         p_mw = stage.mw
     else:
-        assert stage.gpus is not None
-        assert stage.gpu_model is not None
+        if stage.gpus is None or stage.gpu_model is None:
+            raise InternalError(f"stage {stage.label!r} has neither mw nor gpus with a gpu_model (the spec requires one)")
         it_kw = stage.gpus * params.kw_per_gpu(stage.gpu_model) * (1.0 + params.network_storage_share)
         p_mw = it_kw * params.pue * params.utilization / 1000.0
     q_mvar = p_mw * math.tan(math.acos(params.power_factor))

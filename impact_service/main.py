@@ -38,17 +38,18 @@ with `{"error": {"code", "message", "details"}}`.
 
 def _lifespan(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Fewer threads for the synchronous endpoints than anyio's default 40: with 16 clients
-    polling, 16 threads convoyed on the interpreter lock and the slowest answers took 150 ms;
-    a few threads and a queue in the event loop answer in turn."""
+    polling, 16 threads convoy on the interpreter lock and the slowest answers wait for all of
+    them; a few threads and a queue in the event loop answer in turn (the README's performance
+    table has the measured polling latencies)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = threads
         # the engine's imports (pandas, pandapower, scipy) leave many objects that every full
-        # garbage collection walked again, and requests allocate enough to trigger one often:
-        # p99 of status polling was 49 / 74 ms at 4 / 16 connections on an idle fleet. Frozen
-        # startup objects and rarer collections (what requests allocate is still collected):
-        # 10 / 21 ms (benchmarks/bench_service.py).
+        # garbage collection walked again, and requests allocate enough to trigger one often,
+        # which set the tail latency of status polling. Frozen startup objects and rarer
+        # collections (what requests allocate is still collected) remove those pauses
+        # (benchmarks/bench_service.py measures them).
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 50, 1000)

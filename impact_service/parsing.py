@@ -1,7 +1,7 @@
 """Uploads are checked in child processes, a few at a time, so the API stays responsive.
 
-A 43 MB MATPOWER file took 9.9 s and 1.4 GB to refuse inside the API process, and four at once
-stalled status polling for 4 s (the parse holds the interpreter). Here the parse runs in a pool of
+A large file takes seconds and gigabytes to parse and refuse, and inside the API process that
+parse holds the interpreter and stalls status polling. Here the parse runs in a pool of
 ``MAX_PARALLEL`` spawned processes (each recycled after ``_TASKS_PER_CHILD`` uploads, so a large
 parse does not keep its memory), the API thread only waits for the answer, and a request that
 finds every slot busy is refused at once with a 503 and ``Retry-After`` instead of queueing behind

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
@@ -207,6 +208,7 @@ def merge_job(study_id: str, *, settings: Settings) -> None:
         stored = [
             (Part(r.stage_index, r.start, r.stop, hosting=r.hosting, kind=PartKind(r.kind)), r.payload, r.worker) for r in rows
         ]
+        parts_s = _parts_span_s(rows)
     if len(stored) != study.parts_total or any(payload is None for _, payload, _ in stored):
         logger.info("merge_not_ready study_id=%s", study_id)
         return
@@ -215,12 +217,27 @@ def merge_job(study_id: str, *, settings: Settings) -> None:
         plan, fingerprint = _plan_for(settings, study_id, token, beat)
         results = {part: decode_part(data or b"", plan=plan, part=part, fingerprint=fingerprint) for part, data, _ in stored}
         workers = sorted({worker or "" for _, _, worker in stored})
-        execution = ExecutionRecord(mode=ExecutionMode.FLEET, parts=len(stored), workers=workers, plan_fingerprint=fingerprint)
+        execution = ExecutionRecord(
+            mode=ExecutionMode.FLEET,
+            parts=len(stored),
+            workers=workers,
+            plan_fingerprint=fingerprint,
+            plan_s=plan.duration_s,
+            parts_s=parts_s,
+        )
         result = complete_study(
             plan, merge_parts(plan, results), execution=execution, started_at=started_at, progress=beat.progress
         )
         store_result(settings, study_id, token, result)
     _PLANS.pop((study_id, token), None)
+
+
+def _parts_span_s(rows: Sequence[StudyPart]) -> float | None:
+    """Phase 2 on the fleet: from the first part queued to the last one finished (wall clock)."""
+    finished = [r.finished_at for r in rows if r.finished_at is not None]
+    if not rows or len(finished) != len(rows):
+        return None
+    return max(0.0, (max(finished) - min(r.queued_at for r in rows)).total_seconds())
 
 
 def sweep_fanouts(settings: Settings) -> dict[str, int]:

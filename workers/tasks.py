@@ -59,7 +59,7 @@ def _bound_to_the_worker(**_: Any) -> None:
 def _warm_up(**_: Any) -> None:
     """Import the engine and prepare the small catalog grids before the first study arrives: once,
     in the worker's main process before it forks its pool, so every pool process (a replacement for
-    one that died included) starts warm at once. Warming up in each new pool process took 3-4 s,
-    and Celery kills a pool process that is not up within ``worker_proc_alive_timeout``."""
+    one that died included) starts warm at once. Warming up in each new pool process takes
+    seconds, and Celery kills a pool process that is not up within ``worker_proc_alive_timeout``."""
     remember_main_process()
     runner.warm_up(get_settings())

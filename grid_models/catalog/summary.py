@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from grid_models.errors import BusNotFoundError, StudySpecError
+from grid_models.errors import BusNotFoundError, InternalError, StudySpecError
 from grid_models.grid import TRAFO3W_COLUMN, Grid, star_bus_ids
 
 __all__ = ["BusInfo", "FuelCapacity", "GridSummary", "VoltageLevel", "find_buses", "grid_index", "resolve_bus", "summarize_grid"]
@@ -189,7 +189,8 @@ def resolve_bus(grid: Grid, *, bus: int | None, bus_name: str | None) -> int:
                 f"grid {grid.grid_id!r} has no bus {bus}; find buses with GET /v1/grids/{grid.grid_id}/buses?name=..."
             )
         return int(bus)
-    assert bus_name is not None
+    if bus_name is None:
+        raise InternalError("a site with neither bus nor bus_name reached the bus lookup (the spec requires one)")
     names = net.bus.name.fillna("").astype(str).str.strip().str.upper()
     hits = names.index[names == bus_name.strip().upper()].tolist()
     if len(hits) == 1:

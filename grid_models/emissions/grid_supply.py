@@ -24,6 +24,7 @@ import numpy.typing as npt
 from grid_models.emissions.dc_opf import DcNetwork, dc_network, dc_opf
 from grid_models.emissions.technology import GRID_POLLUTANTS, Technology, rates_lb_per_mwh, technology, water_gal_per_mwh
 from grid_models.emissions.water import water_stage
+from grid_models.errors import InternalError
 from grid_models.facility import FacilityParameters
 from grid_models.factors import LB_PER_SHORT_TON, FactorSet
 from grid_models.results.environment import (
@@ -209,7 +210,8 @@ def _gas_range(inputs: SupplyInputs, delta: FloatArray, units: _Units, factors: 
 
 
 def _stage(inputs: SupplyInputs, stage: StageSolve, units: _Units, dc: _DcState | None, factors: FactorSet) -> GridSupplyStage:
-    assert stage.load is not None
+    if stage.load is None:
+        raise InternalError("grid supply was asked about the solve without the facility")
     base, facility = inputs.solves[0], stage.load.p_mw
     deltas, congested = _deltas(inputs, stage, dc)
     methods = [_emissions(name, d, units, inputs, facility_mw=facility, unserved_mw=u) for name, (d, u) in deltas.items()]

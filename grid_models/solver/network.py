@@ -25,7 +25,7 @@ import pandapower as pp
 import pandapower.toolbox as pp_toolbox
 import pandas as pd
 
-from grid_models.errors import GridValidationError, StudySpecError, ValidationIssue
+from grid_models.errors import GridValidationError, InternalError, StudySpecError, ValidationIssue
 from grid_models.grid import TRAFO3W_COLUMN, rating_set_column, star_bus_ids
 
 __all__ = ["FACILITY_LOAD_NAME", "PreparedNetwork", "RatingChoice", "group_reactive_limits", "prepare_network"]
@@ -343,7 +343,8 @@ def prepare_network(net: pp.pandapowerNet, *, ratings: RatingChoice | None = Non
     branches["bus_is_star"] = np.isin(bus_ids, list(star_bus_ids(net)))
     pp_toolbox.reindex_buses(work, dict(zip(bus_ids.tolist(), range(len(bus_ids)), strict=True)))
     group_bus = groups["group_bus"]
-    assert isinstance(group_bus, np.ndarray)
+    if not isinstance(group_bus, np.ndarray):
+        raise InternalError("regulator groups came back without a bus array")
     for table in ("load", "sgen"):  # lightsim2grid addresses loads and sgens by position: make labels positions
         pp_toolbox.reindex_elements(work, table, new_indices=np.arange(len(work[table])))
     sgen_index = pp.create_sgens(work, group_bus, p_mw=0.0, q_mvar=0.0, name="gridimpact q-limit")

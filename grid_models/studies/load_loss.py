@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grid_models.errors import InternalError
 from grid_models.results.analyses import LoadLossResult, LoadLossStageResult
 from grid_models.results.kinds import FindingCategory, Severity
 from grid_models.results.study import Finding
@@ -53,7 +54,8 @@ def _stage_result(
 ) -> LoadLossStageResult:
     prep = backend.prepared
     load = stage.load
-    assert load is not None
+    if load is None:
+        raise InternalError("the load-loss check was given the solve without the facility")
     result = LoadLossStageResult(
         stage_index=stage.index,
         label=load.label,

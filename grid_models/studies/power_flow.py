@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grid_models.errors import StudySpecError
+from grid_models.errors import InternalError, StudySpecError
 from grid_models.facility import StageLoad
 from grid_models.solver.network import PreparedNetwork
 from grid_models.solver.qlimits import QLimitedSolution, initial_q_state, solve_with_q_limits
@@ -117,7 +117,8 @@ def solve_base_case(backend: PowerFlowBackend, *, poi: int, initial: InitialVolt
         )
         if result.solution.converged:
             break
-    assert result is not None
+    if result is None:  # _starting_points always yields the flat start
+        raise InternalError("a stage was solved from no starting point")
     return StageSolve(
         index=0,
         load=None,

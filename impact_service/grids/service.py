@@ -54,10 +54,11 @@ def _catalog_index(session: Session, settings: Settings, grid_id: str) -> GridIn
         try:
             saved = repo.save_grid_index(session, key=key, checksum=checksum, summary=summary, buses=buses)
             session.commit()
-        except IntegrityError:  # another process indexed it meanwhile
+        except IntegrityError as exc:  # another process indexed it meanwhile
             session.rollback()
             again = repo.get_grid_index(session, key=key)
-            assert again is not None
+            if again is None:
+                raise RuntimeError(f"grid index {key!r} vanished between a unique-key conflict and its read") from exc
             return again
         return saved
 

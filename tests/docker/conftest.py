@@ -97,6 +97,7 @@ class Engine:
     keep: bool
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    made_bridge: bool = False  # docker0 did not exist before this engine (a host's own engine keeps its bridge)
 
     def start(self) -> None:
         if shutil.which("dockerd") is None:
@@ -114,6 +115,7 @@ class Engine:
         driver = _storage_driver(self.root)
         _check_free_disk(self.root, driver=driver)
         _REPORT.append(f"storage driver: {driver}")
+        self.made_bridge = not Path("/sys/class/net/docker0").exists()
         log = (self.root / "dockerd.log").open("ab")
         self.process = subprocess.Popen(
             ["dockerd", f"--storage-driver={driver}", f"--data-root={self.root / 'data'}", f"--exec-root={self.root / 'exec'}",
@@ -141,7 +143,8 @@ class Engine:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
-        subprocess.run(["ip", "link", "delete", "docker0"], capture_output=True, timeout=30, check=False)  # the engine leaves it
+        if self.made_bridge:  # the engine leaves it behind
+            subprocess.run(["ip", "link", "delete", "docker0"], capture_output=True, timeout=30, check=False)
         if not self.keep:
             _unmount_below(self.root)
             shutil.rmtree(self.root, ignore_errors=True)
@@ -181,7 +184,8 @@ class Fleet:
         return ApiClient(f"http://127.0.0.1:{self.api_port}", key if key is not None else self.key, timeout_s=60)
 
     def wait_ready(self, *, workers: int, timeout_s: float = 300) -> None:
-        """The API answers /readyz and ``workers`` worker containers answer their own healthcheck."""
+        """The API answers /readyz, ``workers`` worker containers and every other long-running
+        service (api, beat, flower, redis, postgres) pass their own healthchecks."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -189,7 +193,9 @@ class Fleet:
             except httpx.HTTPError:
                 api_ready = False
             healthy = [name for name in self.containers("worker") if self.health(name) == "healthy"]
-            if api_ready and len(healthy) >= workers:
+            others = [self.containers(service) for service in ("api", "beat", "flower", "redis", "postgres")]
+            services_healthy = all(names and all(self.health(n) == "healthy" for n in names) for names in others)
+            if api_ready and len(healthy) >= workers and services_healthy:
                 return
             time.sleep(2)
         raise AssertionError(f"the stack was not ready in {timeout_s:.0f} s:\n{self.compose('ps', check=False)}")
@@ -203,12 +209,20 @@ def _timed(label: str, began: float) -> None:
     _REPORT.append(f"{label}: {time.monotonic() - began:.0f} s")
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    """A CI timeout or ``kill`` (SIGTERM, SIGHUP) stops the tier like Ctrl-C: pytest then runs the
+    fixtures' teardown, which removes the stack and stops the engine (its own session would
+    otherwise outlive the tier)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
     kept = os.environ.get("GRIDIMPACT_DOCKER_ROOT")
     root = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="gridimpact-docker-"))
     root.mkdir(parents=True, exist_ok=True)
     engine = Engine(root=root, keep=bool(kept))
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         began = time.monotonic()
         engine.start()
@@ -231,6 +245,8 @@ def engine() -> Iterator[Engine]:
         used = subprocess.run(["du", "-sh", str(root / "data")], capture_output=True, text=True, timeout=300, check=False)
         _REPORT.append(f"engine's data folder at the end: {used.stdout.split()[0] if used.stdout else '?'}")
         engine.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @pytest.fixture(scope="session")

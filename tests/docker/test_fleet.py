@@ -1,7 +1,7 @@
 """The worker fleet in Docker, through the published API: a key made the documented way, the
 Abilene example to completion (JSON, NetCDF, report), three workers sharing a fanned-out study, a
 worker container killed mid-part, the broker restarted with studies queued, and the whole stack
-stopped and started on the same volumes. The tests run in order on one stack (conftest.py)."""
+taken down and brought up again on the same volumes. The tests run in order on one stack (conftest.py)."""
 
 from __future__ import annotations
 
@@ -138,21 +138,42 @@ def test_a_killed_worker_container_costs_only_its_part(fleet: Fleet) -> None:
     fleet.compose("up", "-d", "--no-build", "--scale", "worker=3")  # the killed container comes back
 
 
+def _broker_lists(fleet: Fleet) -> dict[str, int]:
+    """Every list in Redis (the task queues) and its length."""
+    script = ('for k in $(redis-cli --scan); do [ "$(redis-cli type "$k")" = list ] && echo "$k $(redis-cli llen "$k")"; done; '
+              "true")  # fmt: skip
+    redis = fleet.containers("redis")[0]
+    out = fleet.engine.docker("exec", "-e", f"REDISCLI_AUTH={fleet.passwords['REDIS_PASSWORD']}", redis, "sh", "-c", script)
+    return {key: int(length) for key, length in (line.rsplit(" ", 1) for line in out.splitlines() if line.strip())}
+
+
 def test_a_broker_restart_loses_no_queued_study(fleet: Fleet) -> None:
     client = fleet.client()
     ids = [client.submit(_abilene(f"Queued through a broker restart {n}") | {"stages": [{"mw": 300 + n}, {"mw": 900}]})["id"]
            for n in range(5)]  # fmt: skip
     queued = [row[0] for row in fleet.sql("select id from studies where status = 'queued'") if row[0] in ids]
     assert queued, "every study had started before the restart: nothing was tested"
-    fleet.compose("restart", "redis")
+    workers = fleet.containers("worker")
+    fleet.engine.docker("pause", *workers)  # nothing takes a message while the broker restarts
+    try:
+        time.sleep(2)  # the append-only file is written every second (appendfsync everysec)
+        waiting = _broker_lists(fleet)
+        assert sum(waiting.values()) >= 1, f"no message waited in Redis: the restart tested nothing ({waiting})"
+        fleet.compose("restart", "redis")
+        assert _broker_lists(fleet) == waiting  # the broker itself kept them (its append-only file)
+    finally:
+        fleet.engine.docker("unpause", *workers)
     for study_id in ids:
         assert client.wait(study_id, timeout_s=_STUDY_TIMEOUT_S)["status"] == "succeeded", study_id
     assert fleet.sql(f"select count(*) from study_results where study_id in ({', '.join(repr(i) for i in ids)})") == [["5"]]
 
 
 def test_studies_and_keys_survive_a_stop_and_start_of_the_stack(fleet: Fleet) -> None:
-    fleet.compose("stop", "--timeout", "30")
+    old = {name: fleet.container_id(name) for service in ("api", "postgres", "redis") for name in fleet.containers(service)}
+    fleet.compose("down", "--timeout", "30")  # containers and network removed; the named volumes stay
     fleet.compose("up", "-d", "--no-build", "--scale", "worker=2")
+    new = {fleet.container_id(name) for service in ("api", "postgres", "redis") for name in fleet.containers(service)}
+    assert not new & set(old.values()), "the stack came back in the same containers: the volumes were not tested"
     fleet.wait_ready(workers=2)
     client = fleet.client()  # the key made before the stop
     study = client.study(_ids["abilene"])

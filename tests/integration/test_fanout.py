@@ -101,7 +101,13 @@ def test_both_workers_solve_parts_at_the_same_time(fleet: Stack, client: ApiClie
     assert any(a[2] != b[2] and _overlap(a, b) for a in spans for b in spans), (
         "parts of the two workers never ran at the same time"
     )
-    assert sorted(client.result(study["id"])["provenance"]["execution"]["workers"]) == sorted(workers)  # type: ignore[type-var]
+    execution = client.result(study["id"])["provenance"]["execution"]
+    assert sorted(execution["workers"]) == sorted(workers)  # type: ignore[type-var]
+    first_queued = min(p.queued_at for p in parts)
+    last_finished = max(p.finished_at for p in parts if p.finished_at is not None)
+    assert execution["parts_s"] == pytest.approx((last_finished - first_queued).total_seconds(), abs=1e-3)
+    assert execution["plan_s"] > 0
+    assert execution["completion_s"] > 0
 
 
 def _overlap(a: tuple[datetime | None, datetime | None, Any], b: tuple[datetime | None, datetime | None, Any]) -> bool:

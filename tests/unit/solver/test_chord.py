@@ -80,6 +80,7 @@ def test_chord_batch_converges_where_newton_does_to_the_same_voltages(solved: tu
     assert len(_chord_only_failures(backend, base, positions)) > 0
 
 
+@pytest.mark.slow  # searches every branch outage of activsg2000 for chord's failures: a full-grid solver comparison
 def test_chord_solves_return_newtons_solution_also_where_chord_gives_up(solved: tuple) -> None:
     backend, base, point = solved
     positions = np.flatnonzero(backend.prepared.branch_in_service)

@@ -103,6 +103,7 @@ def test_batch_and_one_by_one_paths_give_the_same_results(clinton: Case, clinton
     assert np.nanmax(np.abs(fast.loading_percent - slow.loading_percent)) <= 1e-3
 
 
+@pytest.mark.slow  # 500 outages of activsg2000, batch and one by one: a full-grid solver comparison
 def test_sweep_passes_give_the_one_by_one_results(catalog_grid: Callable[[str], Grid], monkeypatch: pytest.MonkeyPatch) -> None:
     """On activsg2000 many outages move reactive limits: the batch path settles them in sweeps
     (one analysis for many rows, several passes) and must land where one-by-one loops land, also
