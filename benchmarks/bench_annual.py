@@ -15,6 +15,11 @@ with and without the campus, screened N-1 with AC confirmation, hourly headroom,
 hourly emissions, result and report) <= 150 s, peak memory <= 4 GB (the sum over the process tree,
 sampled every 0.2 s); through the service, the 1 -> 2 worker ratio on a shorter window.
 
+The floor (``--only floor --pairs N --exact-hours M``, or after the study with its counts): a lower
+bound for the whole study with this solver, from its unavoidable AC solves (two an hour, the
+pairs the screen confirms, two trials per exact hour), each timed as if its reactive-limit state
+were known in advance (one chord solve), shared perfectly by the cores.
+
 Run: ``make bench-annual`` (``--quick``: the study on one week instead of the year).
 """
 
@@ -40,9 +45,15 @@ from pandapower.timeseries import DFData, OutputWriter, run_timeseries
 from grid_models.catalog.registry import load_catalog_grid
 from grid_models.pipeline.plan import StudyPlan, plan_study
 from grid_models.solver.lightsim import LightSimBackend
+from grid_models.solver.sweep import sweep_states
+from grid_models.solver.types import OperatingPoint
 from grid_models.spec import StudySpec
 from grid_models.studies.annual.block import AnnualContext
-from grid_models.studies.annual.hours import HourSolver
+from grid_models.studies.annual.hours import HourSolve, HourSolver
+from grid_models.studies.n1.outages import run_contingencies
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_memphis_floor import final_states, outage_point
 
 warnings.simplefilter("ignore")
 ROOT = Path(__file__).parents[1]
@@ -280,24 +291,132 @@ def _references(cache: Path) -> None:
     print("  per solve: plain pandapower {:.0f} ms, floor {:.1f} ms, ours {:.0f} ms\n".format(*per_solve_ms))
 
 
+def _known_state_hour_ms(ctx: AnnualContext, hours: np.ndarray, size_mw: float) -> tuple[float, float, int]:
+    """Per converged hour-solve: (ms as the study solves it, ms with its final regulator state known
+    in advance, solves timed). The known-state solve is one lightsim2grid chord solve from the
+    previous sampled hour's voltages of the same kind: what a perfect predictor of the reactive
+    limits would leave."""
+    solver = _solver(ctx)
+    finals: dict[tuple[int, float], HourSolve] = {}
+    began = time.perf_counter()
+    for hour in hours:
+        solver.set_hour(int(hour))
+        for mw in (0.0, size_mw):
+            finals[(int(hour), mw)] = solver.solve(facility_mw=mw, label="campus")
+    study_s = time.perf_counter() - began
+    backend, previous, timed = solver.backend, dict[float, Any](), 0
+    began = time.perf_counter()
+    with backend.chord_solves():
+        for hour in hours:
+            solver.set_hour(int(hour))
+            for mw in (0.0, size_mw):
+                solve = finals[(int(hour), mw)]
+                if not solve.converged:
+                    continue
+                dispatch = ctx.merit.hour(solver.area_load_mw, mw)
+                point = OperatingPoint(
+                    gen_p_mw=dispatch.gen_p_mw,
+                    facility_bus=ctx.poi if mw > 0 else -1,
+                    facility_p_mw=mw,
+                    facility_q_mvar=mw * solver.q_per_mw,
+                    slack_weights=ctx.merit.slack_weights(dispatch),
+                )
+                result = backend.solve(point, solve.stage.q_state, previous.get(mw, solve.stage.solution.v))
+                previous[mw] = result.v
+                timed += 1
+    known_s = time.perf_counter() - began
+    return study_s / (2 * len(hours)) * 1000, known_s / max(timed, 1) * 1000, timed
+
+
+def _known_state_outage_ms(ctx: AnnualContext, hours: np.ndarray) -> tuple[float, float, int]:
+    """Per study-area branch outage at the sampled hours (without the campus): (ms as the engine
+    solves them, ms in one sweep with every outage's final regulator state known, rows)."""
+    solver = _solver(ctx)
+    backend = solver.backend
+    engine_s = known_s = 0.0
+    rows_timed = 0
+    for hour in hours:
+        solver.set_hour(int(hour))
+        base = solver.solve(facility_mw=0.0).stage
+        if not base.converged:
+            continue
+        solve = {"eligible": ctx.eligible, "options": ctx.contingency_options, "settings": ctx.settings}
+        began = time.perf_counter()
+        table = run_contingencies(backend, stage=base, contingencies=ctx.contingencies, **solve)  # type: ignore[arg-type]
+        engine_s += time.perf_counter() - began
+        rows = [i for i, c in enumerate(ctx.contingencies) if c.kind == "branch" and table.converged[i]]
+        began = time.perf_counter()
+        with backend.chord_solves():
+            sweep_states(
+                backend,
+                outage_point(ctx.prepared, base, ctx.eligible),
+                positions=np.array([ctx.contingencies[i].position for i in rows], dtype=np.int64),
+                states=final_states(ctx.prepared, base, table, rows),
+                stage_state=base.q_state,
+                v_init=base.solution.v,
+                settings=ctx.settings,
+                allow_release=True,
+                threads=1,
+            )
+        known_s += time.perf_counter() - began
+        rows_timed += len(rows)
+    per = max(rows_timed, 1)
+    return engine_s / (len(ctx.contingencies) * len(hours)) * 1000, known_s / per * 1000, rows_timed
+
+
+def _floor(cache: Path, *, pairs: int, exact_hours: int, cores: int) -> None:
+    """A lower bound for the whole annual study with this solver: only its unavoidable AC solves,
+    each as cheap as if its reactive-limit state were known in advance, shared perfectly by the
+    cores. Left out: hours without a solution (tried from three starts), the exact searches' N-1
+    rows and refinements, the screening reference hours, the estimates, the completion."""
+    plan = _plan(cache)
+    ctx = _context(plan)
+    size_mw = ctx.stages[-1].p_mw
+    year = ctx.last_hour - ctx.first_hour
+    study_ms, known_ms, timed = _known_state_hour_ms(ctx, _sample(ctx.first_hour, ctx.last_hour), size_mw)
+    picks = _sample(ctx.first_hour, ctx.last_hour)[:: SAMPLE_HOURS // 4][:4]
+    engine_out_ms, known_out_ms, rows = _known_state_outage_ms(ctx, picks)
+    print(f"\nfloor of the annual study with this solver ({cores} cores; counts: {pairs:,} (hour, outage) pairs confirmed, "
+          f"{exact_hours} exact hours)")  # fmt: skip
+    print(f"  hour solve: {study_ms:.1f} ms as the study solves it (failed ones included), "
+          f"{known_ms:.1f} ms with its final regulator state known ({timed} converged solves)")  # fmt: skip
+    print(f"  outage solve: {engine_out_ms:.1f} ms as the engine solves it, "
+          f"{known_out_ms:.1f} ms with its final regulator state known ({rows} rows)")  # fmt: skip
+    n0_s = 2 * year * known_ms / 1000
+    n1_s = pairs * known_out_ms / 1000
+    exact_s = exact_hours * 2 * known_ms / 1000  # at least two trials: the answer passes, 5 MW more fails
+    total = (n0_s + n1_s + exact_s) / cores
+    print(f"  N-0 every hour x 2: {n0_s:.0f} s, N-1 confirmations: {n1_s:.0f} s, exact searches (2 trials, no N-1): "
+          f"{exact_s:.0f} s of CPU -> floor {total:.0f} s on {cores} cores (target {TARGET_S:.0f} s)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--quick", action="store_true", help="the whole study on one week (hours 4,000-4,168) instead of the year"
     )
     parser.add_argument("--service-hours", type=int, default=672, help="hours of the service run (4 one-week parts)")
-    parser.add_argument("--only", choices=("references", "study", "service"), help="run one part of the benchmark")
+    parser.add_argument("--only", choices=("references", "study", "floor", "service"), help="run one part of the benchmark")
+    parser.add_argument(
+        "--pairs", type=int, default=0, help="floor alone: the study's (hour, outage) pairs confirmed in AC (from a study run)"
+    )
+    parser.add_argument("--exact-hours", type=int, default=0, help="floor alone: the study's exact hours (from a study run)")
+    parser.add_argument("--cores", type=int, default=2, help="cores the floor shares the work among")
     args = parser.parse_args()
     cache = Path.home() / ".cache" / "gridimpact"
     if args.only in (None, "references"):
         _references(cache)
+    counts = (args.pairs, args.exact_hours)
     if args.only in (None, "study"):
-        _study(cache, quick=args.quick)
+        counts = _study(cache, quick=args.quick)
+    if args.only in (None, "floor"):
+        _floor(cache, pairs=counts[0], exact_hours=counts[1], cores=args.cores)
     if args.only in (None, "service"):
         _fleet(cache, hours=args.service_hours)
 
 
-def _study(cache: Path, *, quick: bool) -> None:
+def _study(cache: Path, *, quick: bool) -> tuple[int, int]:
+    """The whole study through ``gridimpact run``; returns (pairs confirmed in AC, exact hours)."""
     window = (4000, 4168) if quick else None
     elapsed, peak_gb, result = _whole_study(_windowed(window), cache)
     annual = result["annual"]
@@ -309,6 +428,7 @@ def _study(cache: Path, *, quick: bool) -> None:
         f"  (hour, outage) pairs screened {screening['pairs_screened']:,}, confirmed in AC {screening['pairs_flagged']:,}; "
         f"headroom exact in {screening['exact_hours']:,} hours, estimated in {screening['estimated_hours']:,}"
     )
+    return int(screening["pairs_flagged"]), int(screening["exact_hours"])
 
 
 def _fleet(cache: Path, *, hours: int) -> None:

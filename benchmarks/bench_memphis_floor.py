@@ -35,6 +35,7 @@ import numpy as np
 
 from grid_models.catalog.registry import load_catalog_grid
 from grid_models.pipeline.plan import StudyPlan, contingency_options, plan_study
+from grid_models.solver.network import BoolArray, PreparedNetwork
 from grid_models.solver.sweep import sweep_states
 from grid_models.solver.types import Q_AT_MAX, Q_AT_MIN, Q_FREE, IntArray, OperatingPoint
 from grid_models.spec import StudySpec
@@ -46,10 +47,8 @@ warnings.simplefilter("ignore")
 ROOT = Path(__file__).parents[1]
 
 
-def _point(plan: StudyPlan, stage: StageSolve) -> OperatingPoint:
+def outage_point(prep: PreparedNetwork, stage: StageSolve, eligible: BoolArray) -> OperatingPoint:
     """The post-contingency operating point, as :func:`run_contingencies` builds it."""
-    if plan.context is None:
-        raise SystemExit("the Memphis example has no N-1 context")
     gen_p = stage.solution.gen_p_mw
     load = stage.load
     return OperatingPoint(
@@ -57,13 +56,12 @@ def _point(plan: StudyPlan, stage: StageSolve) -> OperatingPoint:
         facility_bus=stage.poi if load is not None else -1,
         facility_p_mw=load.p_mw if load is not None else 0.0,
         facility_q_mvar=load.q_mvar if load is not None else 0.0,
-        slack_weights=response_weights(plan.backend.prepared, gen_p, plan.context.eligible),
+        slack_weights=response_weights(prep, gen_p, eligible),
     )
 
 
-def _final_states(plan: StudyPlan, stage: StageSolve, table: OutageTable, rows: list[int]) -> IntArray:
+def final_states(prep: PreparedNetwork, stage: StageSolve, table: OutageTable, rows: list[int]) -> IntArray:
     """Each row's regulator state read off its solved voltages."""
-    prep = plan.backend.prepared
     movable = ~prep.group_is_slack & ~prep.group_fixed_q
     vm = table.vm_pu[rows][:, prep.group_bus].astype(np.float64)
     off = np.abs(vm - prep.group_vm_set_pu) > 1e-5  # float32 results: 6e-8 resolution
@@ -95,9 +93,9 @@ def _run(plan: StudyPlan, stage: StageSolve) -> tuple[float, float, float, int]:
     with plan.backend.chord_solves():
         sweep_states(
             plan.backend,
-            _point(plan, stage),
+            outage_point(plan.backend.prepared, stage, plan.context.eligible),
             positions=positions,
-            states=_final_states(plan, stage, table, rows),
+            states=final_states(plan.backend.prepared, stage, table, rows),
             stage_state=stage.q_state,
             v_init=stage.solution.v,
             settings=plan.settings,
