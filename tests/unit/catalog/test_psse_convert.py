@@ -45,6 +45,7 @@ def test_activsg200_as_raw_is_the_matpower_case(activsg200_text: str, version: i
     assert converted.bus_name == case.bus_name
 
 
+@pytest.mark.slow  # a whole case through RAW and both readers, solved and compared bus by bus
 def test_activsg200_as_raw_solves_as_the_matpower_upload(activsg200_text: str) -> None:
     raw = load_upload(write_raw(parse_matpower_text(activsg200_text)).encode(), grid_id="raw", filename="activsg200.raw")
     mat = load_upload(activsg200_text.encode(), grid_id="m", filename="activsg200.m")

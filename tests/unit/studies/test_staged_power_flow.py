@@ -62,6 +62,7 @@ def _stages(backend: PowerFlowBackend, poi_id: int, loads_mw: list[float], rule:
     return solves
 
 
+@pytest.mark.slow  # every stage of activsg2000 with both solvers: a full-grid solver comparison
 @pytest.mark.parametrize("rule", [DispatchRule.PARTICIPATION, DispatchRule.MERIT_ORDER])
 def test_activsg2000_staging_is_solver_independent(catalog_grid: Callable[[str], Grid], rule: DispatchRule) -> None:
     prepared = prepare_network(catalog_grid("activsg2000").net)
