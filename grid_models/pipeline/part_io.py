@@ -29,7 +29,7 @@ __all__ = ["decode_part", "encode_part"]
 
 _ARRAYS = ("converged", "exact", "vm_pu", "loading_percent", "islanded_buses", "islanded_load_mw", "islanded_generation_mw")
 _HOUR_ARRAYS = tuple(f.name for f in fields(HourBlock) if f.name not in ("start", "stop", "duration_s"))
-_VERSION = 3
+_VERSION = 4  # 4: hour blocks carry whether each solve's reactive limits settled
 
 
 def _identity(part: Part) -> list[object]:

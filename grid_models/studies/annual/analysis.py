@@ -191,6 +191,32 @@ def profile_info(year: Year, profile: LoadProfile, ctx: AnnualContext, *, proxy:
     )
 
 
+def unsettled_findings(year: Year, ctx: AnnualContext) -> list[Finding]:
+    """Solved hours whose reactive-limit loop cycled: their answer stands on an unsettled regulator
+    state (the snapshot study warns the same way for a stage)."""
+    hours = year.hours
+    counts = [("without the campus", int((hours.base_converged & ~hours.base_settled).sum()))]
+    counts += [
+        (stage_title(stage.label, stage.p_mw), int((hours.stage_converged[s] & ~hours.stage_settled[s]).sum()))
+        for s, stage in enumerate(ctx.stages)
+    ]
+    listed = [(name, count) for name, count in counts if count]
+    if not listed:
+        return []
+    text = "; ".join(f"{name}: {count:,} of {hours.load_mw.size:,}" for name, count in listed)
+    return [
+        Finding(
+            severity=Severity.WARNING,
+            category=FindingCategory.REACTIVE,
+            what=f"hours whose set of generators at a reactive limit did not settle (the switching cycled), so voltages "
+            f"near those generators are uncertain in them ({text}); the dataset marks them (hour_q_unsettled, "
+            "hour_stage_q_unsettled)",
+            value=float(max(count for _, count in listed)),
+            unit="h",
+        )
+    ]
+
+
 def annual_findings(
     year: Year,
     ctx: AnnualContext,
@@ -222,6 +248,7 @@ def annual_findings(
                 unit="h",
             )
         )
+    found.extend(unsettled_findings(year, ctx))
     where = (
         f" ({firm.binding_kind} on {firm.binding_element}"
         + (f" after the outage of {firm.binding_outage}" if firm.binding_outage else "")

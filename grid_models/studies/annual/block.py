@@ -103,6 +103,8 @@ class HourBlock:
     balance_mw: FloatArray  # the base solve's generation - load - losses (energy balance, should be ~0)
     base_converged: BoolArray
     stage_converged: BoolArray
+    base_settled: BoolArray  # the reactive-limit loop reached a state it keeps (False: it cycled or ran out of passes)
+    stage_settled: BoolArray
     facility_mw: FloatArray
     n0_violations: IntArray
     n1_violations: IntArray
@@ -129,6 +131,8 @@ class HourBlock:
             balance_mw=np.full(n, np.nan),
             base_converged=np.zeros(n, dtype=np.bool_),
             stage_converged=np.zeros((stages, n), dtype=np.bool_),
+            base_settled=np.zeros(n, dtype=np.bool_),
+            stage_settled=np.zeros((stages, n), dtype=np.bool_),
             facility_mw=np.zeros((stages, n)),
             n0_violations=np.zeros((stages, n), dtype=np.int64),
             n1_violations=np.zeros((stages, n), dtype=np.int64),
@@ -429,11 +433,13 @@ class BlockRun:
         block.load_mw[index] = hour.demand_mw
         block.unserved_mw[index], block.surplus_mw[index] = base.dispatch.unserved_mw, base.dispatch.surplus_mw
         block.base_converged[index] = base.converged
+        block.base_settled[index] = base.stage.q_settled
         block.balance_mw[index] = _balance_mw(base, hour.demand_mw)
         block.gen_base_mw[index] = np.nan_to_num(base.stage.solution.gen_p_mw)
         for s, solve in enumerate(hour.stages):
             block.facility_mw[s, index] = solve.facility_mw
             block.stage_converged[s, index] = solve.converged
+            block.stage_settled[s, index] = solve.stage.q_settled
             block.n0_violations[s, index] = _n0_count(ctx.prepared, solve, base, ctx.criteria) if base.converged else 0
             block.gen_stage_mw[s, index] = np.nan_to_num(solve.stage.solution.gen_p_mw)
         self.flagged = 0
