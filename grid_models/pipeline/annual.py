@@ -127,12 +127,12 @@ def annual_dataset(year: Year, labels: list[str]) -> xr.Dataset:
         "hour_q_unsettled": (
             ("hour",),
             (hours.base_converged & ~hours.base_settled).astype(np.int8),
-            {"long_name": "1 if the hour's solution without the campus stands on a reactive-limit state that cycled"},
+            {"long_name": "1 if the hour's solution without the campus stands on a reactive-limit state that did not settle"},
         ),
         "hour_stage_q_unsettled": (
             ("annual_stage", "hour"),
             (hours.stage_converged & ~hours.stage_settled).astype(np.int8),
-            {"long_name": "1 if the hour's solution at the stage's size stands on a reactive-limit state that cycled"},
+            {"long_name": "1 if the hour's solution at the stage's size stands on a reactive-limit state that did not settle"},
         ),
         "hour_facility_mw": (
             ("annual_stage", "hour"),

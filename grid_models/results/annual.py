@@ -69,7 +69,9 @@ class AnnualStageResult(BaseModel):
     energy_mwh: float = Field(description="asked for (shape applied, before curtailment)")
     hours_without_solution: int = Field(description="hours with no AC solution at this size, uncurtailed")
     unsettled_hours: int = Field(
-        0, description="solved hours at this size whose generators' reactive-limit state did not settle (it cycled)"
+        0,
+        description="solved hours at this size whose generators' reactive-limit state did not settle "
+        "(it cycled or ran out of passes)",
     )
     n0_violation_hours: int = Field(description="hours with N-0 violations attributable to the campus, uncurtailed")
     n1_violation_hours: int = Field(description="hours with (AC-confirmed) N-1 violations attributable to it, uncurtailed")
@@ -136,7 +138,9 @@ class AnnualResult(BaseModel):
     profile: ProfileInfo
     hours_without_solution: int = Field(description="hours with no AC solution even without the campus")
     unsettled_hours: int = Field(
-        0, description="solved hours without the campus whose generators' reactive-limit state did not settle (it cycled)"
+        0,
+        description="solved hours without the campus whose generators' reactive-limit state did not settle "
+        "(it cycled or ran out of passes)",
     )
     unserved_hours: int = Field(description="hours the dispatch rule could not serve in full")
     energy_balance_max_mw: float = Field(description="largest |generation - load - losses| of an hour's AC solution")

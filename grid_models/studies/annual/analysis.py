@@ -208,9 +208,9 @@ def unsettled_findings(year: Year, ctx: AnnualContext) -> list[Finding]:
         Finding(
             severity=Severity.WARNING,
             category=FindingCategory.REACTIVE,
-            what=f"hours whose set of generators at a reactive limit did not settle (the switching cycled), so voltages "
-            f"near those generators are uncertain in them ({text}); the dataset marks them (hour_q_unsettled, "
-            "hour_stage_q_unsettled)",
+            what="hours whose set of generators at a reactive limit did not settle (the switching cycled or ran out of "
+            f"passes), so voltages near those generators are uncertain in them ({text}); the dataset marks them "
+            "(hour_q_unsettled, hour_stage_q_unsettled)",
             value=float(max(count for _, count in listed)),
             unit="h",
         )
