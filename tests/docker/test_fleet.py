@@ -181,3 +181,16 @@ def test_studies_and_keys_survive_a_stop_and_start_of_the_stack(fleet: Fleet) ->
     assert client.result(_ids["abilene"])["provenance"]["execution"]["mode"] == "fleet"
     fresh = client.submit(_abilene("Abilene after a restart") | {"stages": [{"mw": 250}]})
     assert client.wait(fresh["id"], timeout_s=_STUDY_TIMEOUT_S)["status"] == "succeeded"
+
+
+def test_the_runtime_image_holds_no_compiler_pip_or_test_suite(fleet: Fleet) -> None:
+    """The multi-stage image's runtime stage, checked in a container of the image itself."""
+    script = (
+        "id -u; for tool in gcc cc g++ make pip pip3; do command -v $tool; done; "
+        "find / -xdev -type d -name tests -path '*site-packages*' 2>/dev/null | head -5; "
+        "ls /src 2>/dev/null | head -3; true"
+    )
+    out = fleet.engine.docker("run", "--rm", "--entrypoint", "sh", "gridimpact:latest", "-c", script)
+    lines = out.split()
+    assert lines[0] == "10001", out  # the non-root user of the Dockerfile
+    assert lines[1:] == [], f"the runtime image holds build tools, test suites or sources:\n{out}"
