@@ -50,7 +50,7 @@ def test_unsettled_hours_are_counted_per_solve_and_named_once() -> None:
     assert unsettled_findings(Year(block, year.timestamps), _context(campus)) == []
 
 
-@pytest.mark.slow  # a winter day of activsg2000 at Abilene, N-0 only (about 20 s)
+@pytest.mark.slow  # a winter day of activsg2000 at Abilene, N-0 only (a full-grid study, about 5 s)
 def test_a_winter_day_at_abilene_reports_its_cycled_hours(catalog_grid: Callable[[str], Grid]) -> None:
     spec = json.loads(EXAMPLE.read_text())
     spec["analyses"]["annual"] |= {"hours": [1008, 1032], "n1": False, "max_exact_hours": 0}
