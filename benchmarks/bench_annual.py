@@ -15,10 +15,11 @@ with and without the campus, screened N-1 with AC confirmation, hourly headroom,
 hourly emissions, result and report) <= 150 s, peak memory <= 4 GB (the sum over the process tree,
 sampled every 0.2 s); through the service, the 1 -> 2 worker ratio on a shorter window.
 
-The floor (``--only floor --pairs N --exact-hours M``, or after the study with its counts): a lower
-bound for the whole study with this solver, from its unavoidable AC solves (two an hour, the
-pairs the screen confirms with and without the campus, two trials per exact hour), each timed as if its reactive-limit state
-were known in advance (one chord solve), shared perfectly by the cores.
+The floor (``--only floor --pairs N --exact-hours M``, or after the year's study with its counts):
+a lower bound for the whole study with this solver, from its unavoidable AC solves (two an hour,
+the pairs the screen confirms with and without the campus, two trials per exact hour), each timed
+as if its reactive-limit state were known in advance (one chord solve), shared perfectly by the
+cores.
 
 Run: ``make bench-annual`` (``--quick``: the study on one week instead of the year).
 """
@@ -46,11 +47,9 @@ from grid_models.catalog.registry import load_catalog_grid
 from grid_models.pipeline.plan import StudyPlan, plan_study
 from grid_models.solver.lightsim import LightSimBackend
 from grid_models.solver.sweep import sweep_states
-from grid_models.solver.types import OperatingPoint
 from grid_models.spec import StudySpec
-from grid_models.studies.annual.block import AnnualContext
+from grid_models.studies.annual.block import AnnualContext, BlockRun
 from grid_models.studies.annual.hours import HourSolve, HourSolver
-from grid_models.studies.n1.outages import run_contingencies
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_memphis_floor import final_states, outage_point
@@ -313,14 +312,7 @@ def _known_state_hour_ms(ctx: AnnualContext, hours: np.ndarray, size_mw: float) 
                 solve = finals[(int(hour), mw)]
                 if not solve.converged:
                     continue
-                dispatch = ctx.merit.hour(solver.area_load_mw, mw)
-                point = OperatingPoint(
-                    gen_p_mw=dispatch.gen_p_mw,
-                    facility_bus=ctx.poi if mw > 0 else -1,
-                    facility_p_mw=mw,
-                    facility_q_mvar=mw * solver.q_per_mw,
-                    slack_weights=ctx.merit.slack_weights(dispatch),
-                )
+                point, _, _ = solver.operating_point(facility_mw=mw, label="campus")
                 result = backend.solve(point, solve.stage.q_state, previous.get(mw, solve.stage.solution.v))
                 previous[mw] = result.v
                 timed += 1
@@ -331,8 +323,8 @@ def _known_state_hour_ms(ctx: AnnualContext, hours: np.ndarray, size_mw: float) 
 def _known_state_outage_ms(ctx: AnnualContext, hours: np.ndarray) -> tuple[float, float, int]:
     """Per study-area branch outage at the sampled hours (without the campus): (ms as the engine
     solves them, ms in one sweep with every outage's final regulator state known, rows)."""
-    solver = _solver(ctx)
-    backend = solver.backend
+    run = BlockRun(ctx, ctx.first_hour, ctx.last_hour, None)  # the outages as a block solves them
+    solver, backend = run.solver, run.solver.backend
     engine_s = known_s = 0.0
     rows_timed = 0
     for hour in hours:
@@ -340,9 +332,8 @@ def _known_state_outage_ms(ctx: AnnualContext, hours: np.ndarray) -> tuple[float
         base = solver.solve(facility_mw=0.0).stage
         if not base.converged:
             continue
-        solve = {"eligible": ctx.eligible, "options": ctx.contingency_options, "settings": ctx.settings}
         began = time.perf_counter()
-        table = run_contingencies(backend, stage=base, contingencies=ctx.contingencies, **solve)  # type: ignore[arg-type]
+        table = run.tables(base, ctx.contingencies)
         engine_s += time.perf_counter() - began
         rows = [i for i, c in enumerate(ctx.contingencies) if c.kind != "gen" and not c.legs and table.converged[i]]
         began = time.perf_counter()
@@ -403,14 +394,19 @@ def main() -> None:
     parser.add_argument("--exact-hours", type=int, default=0, help="floor alone: the study's exact hours (from a study run)")
     parser.add_argument("--cores", type=int, default=2, help="cores the floor shares the work among")
     args = parser.parse_args()
+    if args.only == "floor" and not (args.pairs and args.exact_hours):
+        parser.error("--only floor needs the year's counts: --pairs and --exact-hours, as a study run prints them")
     cache = Path.home() / ".cache" / "gridimpact"
     if args.only in (None, "references"):
         _references(cache)
     counts = (args.pairs, args.exact_hours)
     if args.only in (None, "study"):
-        counts = _study(cache, quick=args.quick)
-    if args.only in (None, "floor"):
+        year_counts = _study(cache, quick=args.quick)
+        counts = counts if args.quick else year_counts  # the floor is of the year: a week's counts would understate it
+    if args.only in (None, "floor") and all(counts):
         _floor(cache, pairs=counts[0], exact_hours=counts[1], cores=args.cores)
+    elif args.only is None:
+        print("\nfloor skipped: it needs the year's counts (run without --quick, or pass --pairs and --exact-hours)")
     if args.only in (None, "service"):
         _fleet(cache, hours=args.service_hours)
 

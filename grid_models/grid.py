@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pandapower as pp
 import pandas as pd
 
-__all__ = ["TRAFO3W_COLUMN", "Grid", "rating_set_column", "star_bus_ids"]
+__all__ = ["TRAFO3W_COLUMN", "Grid", "rating_set_column", "star_bus_ids", "trafo3w_of"]
 
 # Column of a net's line and trafo tables naming the three-winding transformer (0-based) a branch
 # is a leg of (-1, or no column: none). Uploads turn each three-winding transformer into three
@@ -16,19 +16,24 @@ __all__ = ["TRAFO3W_COLUMN", "Grid", "rating_set_column", "star_bus_ids"]
 TRAFO3W_COLUMN = "trafo3w"
 
 
+def trafo3w_of(table: pd.DataFrame) -> pd.Series:
+    """Per row of a line or trafo table: the three-winding transformer it is a leg of (-1: none)."""
+    if TRAFO3W_COLUMN not in table.columns:
+        return pd.Series(-1, index=table.index, dtype="int64")
+    return table[TRAFO3W_COLUMN].fillna(-1).astype("int64")
+
+
 def star_bus_ids(net: pp.pandapowerNet) -> set[int]:
     """The star buses of a net's three-winding transformers (see :data:`TRAFO3W_COLUMN`): the bus
     every leg of one transformer shares. Nodes of the transformer's model, not of the grid."""
     ends = []
     for table, columns in ((net.line, ("from_bus", "to_bus")), (net.trafo, ("hv_bus", "lv_bus"))):
-        if TRAFO3W_COLUMN in table.columns:
-            legs = table[table[TRAFO3W_COLUMN].fillna(-1) >= 0]
-            ends += [
-                pd.DataFrame({"group": legs[TRAFO3W_COLUMN].to_numpy(), "bus": legs[column].to_numpy()}) for column in columns
-            ]
-    if not ends:
-        return set()
+        group = trafo3w_of(table)
+        legs = group >= 0
+        ends += [pd.DataFrame({"group": group[legs].to_numpy(), "bus": table.loc[legs, column].to_numpy()}) for column in columns]
     pairs = pd.concat(ends)
+    if pairs.empty:
+        return set()
     legs_per_group = pairs.groupby("group").size() // 2
     touches = pairs.groupby(["group", "bus"]).size().reset_index(name="touches")
     shared = touches[(touches.touches == touches.group.map(legs_per_group)) & (touches.group.map(legs_per_group) > 1)]

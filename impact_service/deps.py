@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Annotated
@@ -24,6 +25,7 @@ __all__ = [
     "get_app_settings",
     "get_session",
     "get_tenant",
+    "open_session",
     "tenant_of",
 ]
 
@@ -37,16 +39,19 @@ async def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
+def open_session(settings: Settings) -> contextlib.closing[Session]:
+    """A session of the settings' database for one request, closed (never committed) at the end
+    of the ``with`` block: the service functions that write commit themselves."""
+    return contextlib.closing(session_factory(settings.database())())
+
+
 def get_session(settings: SettingsDep) -> Iterator[Session]:
-    """A session for the request; committed by the service functions that write.
+    """A session for the request (:func:`open_session`).
 
     Synchronous like SQLAlchemy's session: FastAPI runs it in its thread pool, so a slow database
     (PostgreSQL across a network) never stalls the event loop and the other requests on it."""
-    session = session_factory(settings.database())()
-    try:
+    with open_session(settings) as session:
         yield session
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from grid_models.errors import BusNotFoundError, InternalError, StudySpecError
-from grid_models.grid import TRAFO3W_COLUMN, Grid, star_bus_ids
+from grid_models.grid import Grid, star_bus_ids, trafo3w_of
 
 __all__ = ["BusInfo", "FuelCapacity", "GridSummary", "VoltageLevel", "find_buses", "grid_index", "resolve_bus", "summarize_grid"]
 
@@ -95,11 +95,8 @@ def summarize_grid(grid: Grid) -> GridSummary:
         VoltageLevel(vn_kv=float(kv), buses=int((bus.vn_kv == kv).sum()), lines=int((line_kv == kv).sum()))
         for kv in sorted(bus.vn_kv.unique(), reverse=True)
     ]
-    legs = (
-        net.trafo[TRAFO3W_COLUMN].fillna(-1) >= 0
-        if TRAFO3W_COLUMN in net.trafo.columns
-        else pd.Series(False, index=net.trafo.index)
-    )
+    trafo3w = trafo3w_of(net.trafo)
+    legs = trafo3w >= 0
     load = net.load[net.load.in_service.astype(bool)]
     return GridSummary(
         grid_id=grid.grid_id,
@@ -109,7 +106,7 @@ def summarize_grid(grid: Grid) -> GridSummary:
         buses=len(bus),
         lines=len(net.line),
         transformers=int((~legs).sum()),
-        three_winding_transformers=int(net.trafo.loc[legs, TRAFO3W_COLUMN].nunique()) if legs.any() else 0,
+        three_winding_transformers=int(trafo3w[legs].nunique()),
         star_buses=len(stars),
         generators=len(gen),
         loads=len(load),

@@ -82,7 +82,7 @@ def annual_result(
                 size_mw=stage.p_mw,
                 energy_mwh=float(hours.facility_mw[s].sum()),
                 hours_without_solution=int((hours.base_converged & ~hours.stage_converged[s]).sum()),
-                unsettled_hours=int((hours.stage_converged[s] & ~hours.stage_settled[s]).sum()),
+                unsettled_hours=int(hours.stage_unsettled[s].sum()),
                 n0_violation_hours=int((hours.n0_violations[s] > 0).sum()),
                 n1_violation_hours=int((hours.n1_violations[s] > 0).sum()),
                 curtailment=curtailed[s],
@@ -98,7 +98,7 @@ def annual_result(
     result = AnnualResult(
         profile=profile_info(year, profile, ctx, proxy=plan.profile_is_proxy),
         hours_without_solution=int((~hours.base_converged).sum()),
-        unsettled_hours=int((hours.base_converged & ~hours.base_settled).sum()),
+        unsettled_hours=int(hours.base_unsettled.sum()),
         unserved_hours=int((hours.unserved_mw > 0.5).sum()),
         energy_balance_max_mw=float(np.nanmax(np.abs(hours.balance_mw))) if np.isfinite(hours.balance_mw).any() else 0.0,
         stages=stages,
@@ -126,12 +126,12 @@ def annual_dataset(year: Year, labels: list[str]) -> xr.Dataset:
         "hour_solved": (("hour",), hours.base_converged.astype(np.int8), {"long_name": "1 if the hour has an AC solution"}),
         "hour_q_unsettled": (
             ("hour",),
-            (hours.base_converged & ~hours.base_settled).astype(np.int8),
+            hours.base_unsettled.astype(np.int8),
             {"long_name": "1 if the hour's solution without the campus stands on a reactive-limit state that did not settle"},
         ),
         "hour_stage_q_unsettled": (
             ("annual_stage", "hour"),
-            (hours.stage_converged & ~hours.stage_settled).astype(np.int8),
+            hours.stage_unsettled.astype(np.int8),
             {"long_name": "1 if the hour's solution at the stage's size stands on a reactive-limit state that did not settle"},
         ),
         "hour_facility_mw": (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -11,11 +10,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from grid_models.spec import StudySpec
-from impact_service.deps import ApiKeyHeader, BearerHeader, SessionDep, SettingsDep, TenantDep, tenant_of
+from impact_service.deps import ApiKeyHeader, BearerHeader, SessionDep, SettingsDep, TenantDep, open_session, tenant_of
 from impact_service.errors import ERROR_RESPONSES
 from impact_service.settings import Settings
 from impact_service.store import repository as repo
-from impact_service.store.db import session_factory
 from impact_service.store.models import StudyStatus, Tenant
 from impact_service.studies import service
 from impact_service.studies.schemas import StudyPage, StudyResource
@@ -71,7 +69,7 @@ async def get_study(
 
 
 def _status_json(settings: Settings, study_id: str, x_api_key: str | None, authorization: str | None) -> bytes:
-    with contextlib.closing(session_factory(settings.database())()) as session:
+    with open_session(settings) as session:
         tenant = tenant_of(session, x_api_key=x_api_key, authorization=authorization)
         study = service.get_own_study(session, tenant_id=tenant.id, study_id=study_id)
         return StudyResource.of(study).model_dump_json().encode()

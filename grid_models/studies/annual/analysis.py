@@ -195,11 +195,8 @@ def unsettled_findings(year: Year, ctx: AnnualContext) -> list[Finding]:
     """Solved hours whose reactive-limit loop cycled: their answer stands on an unsettled regulator
     state (the snapshot study warns the same way for a stage)."""
     hours = year.hours
-    counts = [("without the campus", int((hours.base_converged & ~hours.base_settled).sum()))]
-    counts += [
-        (stage_title(stage.label, stage.p_mw), int((hours.stage_converged[s] & ~hours.stage_settled[s]).sum()))
-        for s, stage in enumerate(ctx.stages)
-    ]
+    counts = [("without the campus", int(hours.base_unsettled.sum()))]
+    counts += [(stage_title(stage.label, stage.p_mw), int(hours.stage_unsettled[s].sum())) for s, stage in enumerate(ctx.stages)]
     listed = [(name, count) for name, count in counts if count]
     if not listed:
         return []

@@ -119,6 +119,16 @@ class HourBlock:
     pairs_flagged: IntArray
     duration_s: float = 0.0
 
+    @property
+    def base_unsettled(self) -> BoolArray:
+        """Hours solved without the facility on a reactive-limit state that did not settle."""
+        return self.base_converged & ~self.base_settled
+
+    @property
+    def stage_unsettled(self) -> BoolArray:
+        """Per stage: hours solved at its size on a reactive-limit state that did not settle."""
+        return self.stage_converged & ~self.stage_settled
+
     @classmethod
     def empty(cls, start: int, stop: int, *, stages: int, gens: int) -> HourBlock:
         n = stop - start

@@ -97,9 +97,9 @@ class HourSolver:
         self.area_load_mw = dict(zip(areas.tolist(), np.bincount(inverse, weights=p).tolist(), strict=True))
         return float(p.sum())
 
-    def solve(self, *, facility_mw: float, label: str = "") -> HourSolve:
+    def operating_point(self, *, facility_mw: float, label: str = "") -> tuple[OperatingPoint, HourDispatch, StageLoad | None]:
         """The hour's operating point (:meth:`set_hour`) with ``facility_mw`` at the POI, dispatched
-        by the merit order and solved in AC (see module doc)."""
+        by the merit order; with its dispatch and the facility's load (None at 0 MW)."""
         dispatch = self.merit.hour(self.area_load_mw, facility_mw)
         load = None
         if facility_mw > 0:
@@ -111,6 +111,11 @@ class HourSolver:
             facility_q_mvar=load.q_mvar if load is not None else 0.0,
             slack_weights=self.merit.slack_weights(dispatch),
         )
+        return point, dispatch, load
+
+    def solve(self, *, facility_mw: float, label: str = "") -> HourSolve:
+        """The hour's :meth:`operating_point` solved in AC (see module doc)."""
+        point, dispatch, load = self.operating_point(facility_mw=facility_mw, label=label)
         result, start = self._solve(point, with_facility=load is not None)
         stage = StageSolve(
             index=self.hour,
